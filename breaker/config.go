@@ -1,0 +1,217 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Config configures a Breaker. Every zero field means the documented default,
+// so Config{} is a working breaker: a count window of the last 100 outcomes that
+// opens at a 50% failure rate once 10 outcomes are in, for 5 s, with one probe.
+type Config struct {
+	// Name identifies the breaker in errors and in OnStateChange.
+	Name string
+
+	// WindowSize is the count window: the trip decision looks at the last
+	// WindowSize outcomes. Zero means 100 (resilience4j slidingWindowSize).
+	// Must be zero when WindowTime is set.
+	WindowSize int
+
+	// WindowTime selects a time window instead: the trip decision looks at
+	// the outcomes of the last WindowTime, kept in Buckets buckets that
+	// expire whole (resilience4j's time-based sliding window). Zero means a
+	// count window.
+	WindowTime time.Duration
+
+	// Buckets is the number of buckets of a time window. Zero means 10
+	// (resilience4j aggregates a time window in one-second buckets; ten
+	// buckets keep the expiry error at 10% of WindowTime whatever its length).
+	// Each bucket must span at least 1 ms.
+	Buckets int
+
+	// MinCalls is the number of outcomes the window must hold before the
+	// breaker may trip. Zero means 10, or WindowSize when that is smaller
+	// (a handful of calls is no evidence; resilience4j's minimumNumberOfCalls
+	// plays the same role). Must not exceed WindowSize.
+	MinCalls int
+
+	// FailureRate trips the breaker when failures/outcomes in the window
+	// reaches it. Zero means 0.5 (resilience4j failureRateThreshold 50%).
+	// Must be in (0,1].
+	FailureRate float64
+
+	// SlowCall, when positive, makes a call that takes at least SlowCall a
+	// slow call, whatever its outcome. Zero disables slow-call tripping (and
+	// then Permit.Done reads no clock).
+	SlowCall time.Duration
+
+	// SlowRate trips the breaker when slow calls/outcomes in the window reach
+	// it (only when SlowCall > 0). Zero means 1.0 (resilience4j
+	// slowCallRateThreshold 100%). Must be in (0,1].
+	SlowRate float64
+
+	// OpenFor is how long the breaker stays Open before it lets probes
+	// through. Zero means 5 s (Polly v8 BreakDuration default).
+	OpenFor time.Duration
+
+	// MaxOpenFor, when set, doubles the open time on each consecutive
+	// re-trip (HalfOpen back to Open) up to MaxOpenFor; a close resets it to
+	// OpenFor (Polly's break-duration generator, as a fixed doubling). Zero
+	// means no doubling. Must be at least OpenFor.
+	MaxOpenFor time.Duration
+
+	// HalfOpenCalls is the number of probes admitted in HalfOpen; all must
+	// succeed to close, any failure re-opens. Zero means 1 (gobreaker
+	// MaxRequests default). A probe that is never completed is reclaimed
+	// after OpenFor.
+	HalfOpenCalls int
+
+	// Classify maps a call's error to an outcome. Nil means nil → Success,
+	// context.Canceled → Ignore, anything else → Failure.
+	Classify func(error) Outcome
+
+	// OnStateChange, if set, is called once per transition, in transition
+	// order, never under a lock of the breaker (see the package doc).
+	OnStateChange func(name string, from, to State)
+
+	// Shadow records outcomes, changes state and reports Stats as usual but
+	// never rejects a call: the safe way to try thresholds on live traffic.
+	// Calls that would have been rejected are counted in Stats.Rejected.
+	Shadow bool
+}
+
+const (
+	defaultWindowSize    = 100
+	defaultBuckets       = 10
+	defaultMinCalls      = 10
+	defaultFailureRate   = 0.5
+	defaultSlowRate      = 1.0
+	defaultOpenFor       = 5 * time.Second
+	defaultHalfOpenCalls = 1
+	minBucketWidth       = time.Millisecond
+)
+
+// resolve validates c and returns it with every default filled in.
+func (c Config) resolve() (Config, error) {
+	if err := c.checkSigns(); err != nil {
+		return c, err
+	}
+	if c.WindowTime > 0 && c.WindowSize > 0 {
+		return c, fmt.Errorf("breaker: Config.WindowSize %d and Config.WindowTime %v both set; choose one window", c.WindowSize, c.WindowTime)
+	}
+	if c.WindowTime == 0 && c.Buckets != 0 {
+		return c, fmt.Errorf("breaker: Config.Buckets %d set without Config.WindowTime", c.Buckets)
+	}
+	if bad(c.FailureRate) {
+		return c, fmt.Errorf("breaker: Config.FailureRate %v outside (0,1]", c.FailureRate)
+	}
+	if bad(c.SlowRate) {
+		return c, fmt.Errorf("breaker: Config.SlowRate %v outside (0,1]", c.SlowRate)
+	}
+	c.fillDefaults()
+	if c.WindowTime > 0 && c.WindowTime/time.Duration(c.Buckets) < minBucketWidth {
+		return c, fmt.Errorf("breaker: Config.WindowTime %v split in %d buckets gives buckets under %v", c.WindowTime, c.Buckets, minBucketWidth)
+	}
+	if c.WindowTime == 0 && c.MinCalls > c.WindowSize {
+		return c, fmt.Errorf("breaker: Config.MinCalls %d exceeds Config.WindowSize %d", c.MinCalls, c.WindowSize)
+	}
+	if c.MaxOpenFor != 0 && c.MaxOpenFor < c.OpenFor {
+		return c, fmt.Errorf("breaker: Config.MaxOpenFor %v below Config.OpenFor %v", c.MaxOpenFor, c.OpenFor)
+	}
+	return c, nil
+}
+
+// bad reports a rate outside (0,1]; zero is the default, not an error.
+func bad(rate float64) bool {
+	return rate != 0 && (math.IsNaN(rate) || rate < 0 || rate > 1)
+}
+
+func (c Config) checkSigns() error {
+	ints := []struct {
+		name string
+		v    int
+	}{{"WindowSize", c.WindowSize}, {"Buckets", c.Buckets}, {"MinCalls", c.MinCalls}, {"HalfOpenCalls", c.HalfOpenCalls}}
+	for _, f := range ints {
+		if f.v < 0 {
+			return fmt.Errorf("breaker: Config.%s %d is negative", f.name, f.v)
+		}
+	}
+	durations := []struct {
+		name string
+		v    time.Duration
+	}{{"WindowTime", c.WindowTime}, {"SlowCall", c.SlowCall}, {"OpenFor", c.OpenFor}, {"MaxOpenFor", c.MaxOpenFor}}
+	for _, f := range durations {
+		if f.v < 0 {
+			return fmt.Errorf("breaker: Config.%s %v is negative", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+func (c *Config) fillDefaults() {
+	if c.WindowTime == 0 && c.WindowSize == 0 {
+		c.WindowSize = defaultWindowSize
+	}
+	if c.WindowTime > 0 && c.Buckets == 0 {
+		c.Buckets = defaultBuckets
+	}
+	if c.MinCalls == 0 {
+		c.MinCalls = defaultMinCalls
+		if c.WindowTime == 0 && c.WindowSize < c.MinCalls {
+			c.MinCalls = c.WindowSize
+		}
+	}
+	if c.FailureRate == 0 {
+		c.FailureRate = defaultFailureRate
+	}
+	if c.SlowRate == 0 {
+		c.SlowRate = defaultSlowRate
+	}
+	if c.OpenFor == 0 {
+		c.OpenFor = defaultOpenFor
+	}
+	if c.HalfOpenCalls == 0 {
+		c.HalfOpenCalls = defaultHalfOpenCalls
+	}
+}
+
+// Outcome is how a finished call counts.
+type Outcome uint8
+
+const (
+	// Success counts toward the window as a success.
+	Success Outcome = iota
+	// Failure counts toward the window as a failure.
+	Failure
+	// Ignore counts toward nothing (Stats.Ignored only).
+	Ignore
+)
+
+// String returns "success", "failure" or "ignore".
+func (o Outcome) String() string {
+	switch o {
+	case Success:
+		return "success"
+	case Failure:
+		return "failure"
+	case Ignore:
+		return "ignore"
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
+
+// DefaultClassify is the classification used when Config.Classify is nil:
+// nil → Success, context.Canceled (the caller gave up) → Ignore, anything
+// else → Failure.
+func DefaultClassify(err error) Outcome {
+	if err == nil {
+		return Success
+	}
+	if errors.Is(err, context.Canceled) {
+		return Ignore
+	}
+	return Failure
+}

@@ -1,0 +1,114 @@
+package breaker_test
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwark-go/bulwark/breaker"
+)
+
+func record(b *breaker.Breaker, n int, err error) {
+	for range n {
+		p, _ := b.Allow()
+		p.Done(err)
+	}
+}
+
+func TestTimeWindowExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, err := breaker.New(breaker.Config{WindowTime: 10 * time.Second, MinCalls: 1})
+		require.NoError(t, err)
+		type counts struct{ calls, fails int64 }
+		window := func() counts {
+			s := b.Stats()
+			return counts{s.WindowCalls, s.WindowFailures}
+		}
+
+		record(b, 100, nil)
+		record(b, 40, errBoom)
+		require.Equal(t, counts{140, 40}, window(), "t=0")
+
+		time.Sleep(5 * time.Second)
+		record(b, 10, nil)
+		require.Equal(t, counts{150, 40}, window(), "t=5s")
+
+		time.Sleep(5 * time.Second) // t=10s: bucket 0 expires, bucket 5 stays
+		require.Equal(t, counts{10, 0}, window(), "t=10s")
+		record(b, 1, errBoom)
+		require.Equal(t, counts{11, 1}, window(), "t=10s after one failure")
+
+		time.Sleep(time.Hour) // a long idle gap wipes every bucket
+		require.Equal(t, counts{0, 0}, window(), "after an idle hour")
+		record(b, 3, nil)
+		require.Equal(t, counts{3, 0}, window(), "after the gap")
+		require.Equal(t, breaker.Closed, b.State())
+
+		s := b.Stats()
+		require.Equal(t, uint64(113), s.Successes, "lifetime successes")
+		require.Equal(t, uint64(41), s.Failures, "lifetime failures")
+	})
+}
+
+func TestCountWindowSlides(t *testing.T) {
+	b, err := breaker.New(breaker.Config{WindowSize: 10, MinCalls: 10, FailureRate: 1})
+	require.NoError(t, err)
+	record(b, 3, errBoom)
+	record(b, 20, nil)
+	s := b.Stats()
+	require.Equal(t, int64(10), s.WindowCalls)
+	require.Equal(t, int64(0), s.WindowFailures, "failures older than the last 10 outcomes")
+	record(b, 4, errBoom)
+	s = b.Stats()
+	require.Equal(t, int64(10), s.WindowCalls)
+	require.Equal(t, int64(4), s.WindowFailures)
+}
+
+func TestInvalidConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   breaker.Config
+		field string
+	}{
+		{"FailureRate above 1", breaker.Config{FailureRate: 1.5}, "Config.FailureRate 1.5 outside (0,1]"},
+		{"FailureRate negative", breaker.Config{FailureRate: -0.1}, "Config.FailureRate"},
+		{"SlowRate above 1", breaker.Config{SlowRate: 2}, "Config.SlowRate"},
+		{"WindowSize negative", breaker.Config{WindowSize: -1}, "Config.WindowSize -1"},
+		{"MinCalls above WindowSize", breaker.Config{WindowSize: 5, MinCalls: 6}, "Config.MinCalls 6 exceeds Config.WindowSize 5"},
+		{"MinCalls negative", breaker.Config{MinCalls: -1}, "Config.MinCalls"},
+		{"OpenFor negative", breaker.Config{OpenFor: -time.Second}, "Config.OpenFor"},
+		{"WindowTime negative", breaker.Config{WindowTime: -time.Second}, "Config.WindowTime"},
+		{"SlowCall negative", breaker.Config{SlowCall: -1}, "Config.SlowCall"},
+		{"MaxOpenFor negative", breaker.Config{MaxOpenFor: -1}, "Config.MaxOpenFor"},
+		{"HalfOpenCalls negative", breaker.Config{HalfOpenCalls: -1}, "Config.HalfOpenCalls -1"},
+		{"MaxOpenFor below OpenFor", breaker.Config{OpenFor: time.Minute, MaxOpenFor: time.Second}, "Config.MaxOpenFor 1s below Config.OpenFor 1m0s"},
+		{"MaxOpenFor below default OpenFor", breaker.Config{MaxOpenFor: time.Second}, "Config.MaxOpenFor"},
+		{"both windows", breaker.Config{WindowSize: 10, WindowTime: time.Second}, "Config.WindowSize"},
+		{"Buckets without WindowTime", breaker.Config{Buckets: 4}, "Config.Buckets"},
+		{"buckets too narrow", breaker.Config{WindowTime: time.Millisecond, Buckets: 10}, "Config.WindowTime"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := breaker.New(tc.cfg)
+			require.Error(t, err)
+			require.Nil(t, b)
+			require.Contains(t, err.Error(), tc.field)
+			_, err = breaker.NewGroup(tc.cfg, breaker.GroupConfig{})
+			require.Error(t, err, "NewGroup")
+		})
+	}
+	_, err := breaker.New(breaker.Config{})
+	require.NoError(t, err, "zero Config is valid")
+	_, err = breaker.New(breaker.Config{WindowSize: 3})
+	require.NoError(t, err, "MinCalls default shrinks to a small WindowSize")
+	_, err = breaker.NewGroup(breaker.Config{}, breaker.GroupConfig{MaxKeys: -1})
+	require.ErrorContains(t, err, "GroupConfig.MaxKeys")
+	_, err = breaker.NewGroup(breaker.Config{}, breaker.GroupConfig{IdleTTL: -1})
+	require.ErrorContains(t, err, "GroupConfig.IdleTTL")
+	_, err = breaker.NewThrottle(breaker.ThrottleConfig{K: 0.5})
+	require.ErrorContains(t, err, "ThrottleConfig.K")
+	_, err = breaker.NewThrottle(breaker.ThrottleConfig{Window: -time.Second})
+	require.ErrorContains(t, err, "ThrottleConfig.Window")
+}
