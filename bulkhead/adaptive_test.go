@@ -1,0 +1,230 @@
+package bulkhead
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// simService is a service with a hidden capacity: capacity workers, each call
+// takes latency, calls beyond capacity wait for a worker (FIFO), so latency
+// rises once concurrency exceeds capacity, as in a real thread pool.
+type simService struct {
+	workers chan struct{}
+	latency atomic.Int64 // time.Duration
+	shed    atomic.Bool  // every call fails fast as overloaded
+}
+
+func newSimService(capacity int, latency time.Duration) *simService {
+	s := &simService{workers: make(chan struct{}, capacity)}
+	s.latency.Store(int64(latency))
+	return s
+}
+
+// call reports false when the service shed the call.
+func (s *simService) call() bool {
+	if s.shed.Load() {
+		time.Sleep(time.Millisecond)
+		return false
+	}
+	s.workers <- struct{}{}
+	time.Sleep(time.Duration(s.latency.Load()))
+	<-s.workers
+	return true
+}
+
+// phase runs the service at latency for d, sampling the limit every tick.
+type phase struct {
+	latency time.Duration
+	d       time.Duration
+	shed    bool
+}
+
+// simulate drives a with clients closed-loop callers (a rejected caller backs
+// off 5 ms) through the phases and returns, per phase, the limit sampled
+// every 10 ms. Must run inside a synctest bubble.
+func simulate(a *Adaptive, capacity, clients int, phases []phase) [][]int {
+	svc := newSimService(capacity, phases[0].latency)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := a.Acquire(context.Background())
+				if err != nil {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				if svc.call() {
+					p.Done(nil)
+				} else {
+					p.Dropped()
+				}
+			}
+		})
+	}
+	samples := make([][]int, len(phases))
+	for i, ph := range phases {
+		svc.latency.Store(int64(ph.latency))
+		svc.shed.Store(ph.shed)
+		for elapsed := time.Duration(0); elapsed < ph.d; elapsed += 10 * time.Millisecond {
+			time.Sleep(10 * time.Millisecond)
+			samples[i] = append(samples[i], a.Limit())
+		}
+	}
+	close(stop)
+	wg.Wait()
+	return samples
+}
+
+func mean(xs []int) float64 {
+	sum := 0
+	for _, x := range xs {
+		sum += x
+	}
+	return float64(sum) / float64(len(xs))
+}
+
+func TestAdaptiveSettlesAndRecovers(t *testing.T) {
+	const (
+		capacity = 40
+		base     = 10 * time.Millisecond
+	)
+	cases := []struct {
+		name string
+		cfg  AdaptiveConfig
+	}{
+		// AIMD reacts to drops and timeouts only: the service's SLA is 1.2x
+		// its unloaded latency.
+		{"AIMD", AdaptiveConfig{Algorithm: AIMD, Timeout: 12 * time.Millisecond, MaxLimit: 200}},
+		{"Vegas", AdaptiveConfig{Algorithm: Vegas, MaxLimit: 200}},
+		{"Gradient2", AdaptiveConfig{Algorithm: Gradient2, MaxLimit: 200}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, err := NewAdaptive(tc.cfg)
+				require.NoError(t, err)
+				a.alg = newAlgorithm(mustDefaults(t, tc.cfg), seededRandom())
+				samples := simulate(a, capacity, 2*capacity, []phase{
+					{base, 3 * time.Second, false},     // settle
+					{4 * base, 1 * time.Second, false}, // overload: latency spike
+					{base, 3 * time.Second, false},     // recovery
+				})
+				lo, hi := 0.7*capacity, 1.3*capacity
+				settled := mean(samples[0][len(samples[0])/2:])
+				assert.InDelta(t, capacity, settled, hi-capacity, "settled mean limit %.1f, want within ±30%% of %d", settled, capacity)
+				assert.Less(t, mean(samples[1][len(samples[1])/2:]), lo, "limit must fall during the overload")
+				recovered := mean(samples[2][len(samples[2])/2:])
+				assert.InDelta(t, capacity, recovered, hi-capacity, "recovered mean limit %.1f, want within ±30%% of %d", recovered, capacity)
+				for _, ph := range samples {
+					for _, l := range ph {
+						require.GreaterOrEqual(t, l, 1)
+						require.LessOrEqual(t, l, 200)
+					}
+				}
+				t.Logf("settle %v\noverload %v\nrecover %v", samples[0], samples[1], samples[2])
+			})
+		})
+	}
+}
+
+func mustDefaults(t *testing.T, cfg AdaptiveConfig) AdaptiveConfig {
+	t.Helper()
+	cfg, err := cfg.withDefaults()
+	require.NoError(t, err)
+	return cfg
+}
+
+// seededRandom is a deterministic stand-in for rand.Float64.
+func seededRandom() func() float64 {
+	x := uint64(42)
+	return func() float64 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return float64(x>>11) / (1 << 53)
+	}
+}
+
+func TestAdaptiveRejectsAtLimit(t *testing.T) {
+	var rejections int
+	a, err := NewAdaptive(AdaptiveConfig{InitialLimit: 2, MaxLimit: 2, OnReject: func(error) { rejections++ }})
+	require.NoError(t, err)
+	p1, err := a.Acquire(context.Background())
+	require.NoError(t, err)
+	p2, err := a.Acquire(context.Background())
+	require.NoError(t, err)
+	_, err = a.Acquire(context.Background())
+	assert.ErrorIs(t, err, ErrFull)
+	assert.ErrorIs(t, err, ErrRejected)
+	assert.Equal(t, 1, rejections)
+	p1.Done(nil)
+	p2.Dropped()
+	s := a.Stats()
+	assert.Equal(t, 0, s.InFlight)
+	assert.Equal(t, uint64(2), s.Admitted)
+	assert.Equal(t, uint64(1), s.Rejected)
+	assert.Equal(t, uint64(1), s.Dropped)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = a.Acquire(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestAdaptiveDoOutcomes(t *testing.T) {
+	cases := []struct {
+		name        string
+		err         error
+		wantDropped uint64
+	}{
+		{"success", nil, 0},
+		{"deadline is a drop", context.DeadlineExceeded, 1},
+		{"wrapped deadline is a drop", fmt.Errorf("call: %w", context.DeadlineExceeded), 1},
+		{"cancel ignored", context.Canceled, 0},
+		{"other error ignored", fmt.Errorf("bad request"), 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := NewAdaptive(AdaptiveConfig{})
+			require.NoError(t, err)
+			got := a.Do(context.Background(), func(context.Context) error { return tc.err })
+			assert.Equal(t, tc.err, got)
+			assert.Equal(t, tc.wantDropped, a.Stats().Dropped)
+			assert.Equal(t, 0, a.Stats().InFlight)
+		})
+	}
+}
+
+// go-concurrency-limits issue 117 reports Vegas stuck at 1 after overload.
+// Pushed to MinLimit 1 by a phase where the service drops every call, ours
+// climbs back.
+func TestVegasNotStuckAtOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const capacity = 40
+		a, err := NewAdaptive(AdaptiveConfig{Algorithm: Vegas, MaxLimit: 200})
+		require.NoError(t, err)
+		a.alg = newAlgorithm(mustDefaults(t, AdaptiveConfig{Algorithm: Vegas, MaxLimit: 200}), seededRandom())
+		samples := simulate(a, capacity, 2*capacity, []phase{
+			{10 * time.Millisecond, time.Second, false},
+			{10 * time.Millisecond, time.Second, true}, // the service sheds everything
+			{10 * time.Millisecond, 3 * time.Second, false},
+		})[1:]
+		assert.Contains(t, samples[0], 1, "the spike must push the limit to 1")
+		t.Logf("spike %v\nafter %v", samples[0], samples[1])
+		recovered := mean(samples[1][len(samples[1])/2:])
+		assert.InDelta(t, capacity, recovered, 0.3*capacity, "recovered mean limit %.1f", recovered)
+	})
+}

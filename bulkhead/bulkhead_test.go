@@ -1,0 +1,438 @@
+package bulkhead
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
+)
+
+func mustNew(t *testing.T, cfg Config) *Bulkhead {
+	t.Helper()
+	b, err := New(cfg)
+	require.NoError(t, err)
+	return b
+}
+
+func TestInvalidConfig(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   Config
+		field string
+	}{
+		{"zero MaxConcurrent", Config{}, "Config.MaxConcurrent 0"},
+		{"negative MaxConcurrent", Config{MaxConcurrent: -1}, "Config.MaxConcurrent -1"},
+		{"huge MaxConcurrent", Config{MaxConcurrent: 1 << 24}, "Config.MaxConcurrent 16777216 above 16777215"},
+		{"huge MaxWaiting", Config{MaxConcurrent: 1, MaxWaiting: 1 << 24}, "Config.MaxWaiting 16777216"},
+		{"negative MaxWaiting", Config{MaxConcurrent: 1, MaxWaiting: -2}, "Config.MaxWaiting -2"},
+		{"negative MaxWait", Config{MaxConcurrent: 1, MaxWait: -time.Second}, "Config.MaxWait -1s"},
+		{"negative Rate", Config{MaxConcurrent: 1, Rate: -1, Burst: 1}, "Config.Rate -1"},
+		{"Rate without Burst", Config{MaxConcurrent: 1, Rate: 10}, "Config.Burst 0"},
+		{"Burst without Rate", Config{MaxConcurrent: 1, Burst: 3}, "Config.Burst 3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := New(tc.cfg)
+			require.Error(t, err)
+			assert.Nil(t, b)
+			assert.Contains(t, err.Error(), tc.field)
+			assert.Contains(t, err.Error(), "bulkhead: ")
+		})
+	}
+}
+
+func TestInvalidAdaptiveConfig(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   AdaptiveConfig
+		field string
+	}{
+		{"unknown Algorithm", AdaptiveConfig{Algorithm: 9}, "AdaptiveConfig.Algorithm 9"},
+		{"negative Algorithm", AdaptiveConfig{Algorithm: -1}, "AdaptiveConfig.Algorithm -1"},
+		{"MinLimit above MaxLimit", AdaptiveConfig{MinLimit: 10, MaxLimit: 5}, "AdaptiveConfig.MinLimit 10 above MaxLimit 5"},
+		{"negative MinLimit", AdaptiveConfig{MinLimit: -1}, "AdaptiveConfig.MinLimit -1"},
+		{"negative MaxLimit", AdaptiveConfig{MaxLimit: -1}, "AdaptiveConfig.MaxLimit -1"},
+		{"InitialLimit above MaxLimit", AdaptiveConfig{InitialLimit: 50, MaxLimit: 20}, "AdaptiveConfig.InitialLimit 50"},
+		{"InitialLimit below MinLimit", AdaptiveConfig{InitialLimit: 2, MinLimit: 5}, "AdaptiveConfig.InitialLimit 2"},
+		{"negative WindowSize", AdaptiveConfig{WindowSize: -1}, "AdaptiveConfig.WindowSize -1"},
+		{"negative Timeout", AdaptiveConfig{Timeout: -1}, "AdaptiveConfig.Timeout"},
+		{"BackoffRatio too low", AdaptiveConfig{BackoffRatio: 0.4}, "AdaptiveConfig.BackoffRatio 0.4"},
+		{"BackoffRatio 1", AdaptiveConfig{BackoffRatio: 1}, "AdaptiveConfig.BackoffRatio 1"},
+		{"Smoothing above 1", AdaptiveConfig{Smoothing: 1.5}, "AdaptiveConfig.Smoothing 1.5"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := NewAdaptive(tc.cfg)
+			require.Error(t, err)
+			assert.Nil(t, a)
+			assert.Contains(t, err.Error(), tc.field)
+		})
+	}
+}
+
+func TestAdaptiveDefaults(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  AdaptiveConfig
+		want int
+	}{
+		{"Vegas default 20", AdaptiveConfig{}, 20},
+		{"AIMD default 10", AdaptiveConfig{Algorithm: AIMD}, 10},
+		{"Gradient2 default 20", AdaptiveConfig{Algorithm: Gradient2}, 20},
+		{"default moved under MaxLimit", AdaptiveConfig{MaxLimit: 5}, 5},
+		{"explicit", AdaptiveConfig{InitialLimit: 7}, 7},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := NewAdaptive(tc.cfg)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, a.Limit())
+		})
+	}
+}
+
+func TestErrorsMatchErrRejected(t *testing.T) {
+	for _, err := range []error{ErrFull, ErrTimeout, ErrRateLimited} {
+		assert.ErrorIs(t, err, ErrRejected, err.Error())
+	}
+	assert.NotErrorIs(t, ErrFull, ErrTimeout)
+	assert.NotErrorIs(t, context.Canceled, ErrRejected)
+}
+
+// 64 goroutines x 1,000 Do calls never see more than MaxConcurrent inside fn.
+func TestNeverMoreThanMaxConcurrent(t *testing.T) {
+	const maxConcurrent = 4
+	b := mustNew(t, Config{MaxConcurrent: maxConcurrent, MaxWaiting: 64})
+	var inside, peak atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for range 1000 {
+				err := b.Do(context.Background(), func(context.Context) error {
+					n := inside.Add(1)
+					if n > maxConcurrent {
+						t.Errorf("%d in flight, want <= %d", n, maxConcurrent)
+					}
+					for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+					}
+					runtime.Gosched()
+					inside.Add(-1)
+					return nil
+				})
+				if err != nil {
+					t.Errorf("Do: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s := b.Stats()
+	assert.Equal(t, uint64(64000), s.Admitted)
+	assert.Equal(t, 0, s.InFlight)
+	assert.Equal(t, maxConcurrent, s.Available)
+	assert.LessOrEqual(t, peak.Load(), int64(maxConcurrent))
+}
+
+func TestFIFO(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, Config{MaxConcurrent: 1, MaxWaiting: 10})
+		require.True(t, b.TryAcquire())
+		var order []int
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range 10 {
+			wg.Go(func() {
+				require.NoError(t, b.Acquire(context.Background()))
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+				b.Release()
+			})
+			synctest.Wait() // waiter i is queued before i+1 starts
+		}
+		assert.Equal(t, 10, b.Stats().Waiting)
+		assert.False(t, b.TryAcquire(), "a newcomer must not overtake the queue")
+		b.Release()
+		wg.Wait()
+		assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, order)
+		assert.Equal(t, 1, b.Stats().Available)
+	})
+}
+
+// A waiter handed a slot in the same instant as it gives up passes the slot
+// to the next waiter: neither leaked nor kept.
+func TestGiveUpAfterHandOffPassesSlotOn(t *testing.T) {
+	b := mustNew(t, Config{MaxConcurrent: 1, MaxWaiting: 2})
+	require.True(t, b.TryAcquire())
+	enqueue := func() *waiter {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.state.Add(oneWaiter)
+		return b.queue.pushBack()
+	}
+	first, second := enqueue(), enqueue()
+	b.Release() // hands the slot to first
+	require.True(t, first.granted)
+	b.leave(first) // first's ctx ended at the same instant
+	require.True(t, second.granted, "the slot must pass to the next waiter")
+	<-second.ready
+	s := b.Stats()
+	assert.Equal(t, 1, s.InFlight)
+	assert.Equal(t, 0, s.Waiting)
+	b.Release() // second's slot
+	assert.Equal(t, 1, b.Stats().Available)
+	assert.Zero(t, b.Stats().Misuse)
+}
+
+func TestCancelRace(t *testing.T) {
+	const maxConcurrent = 4
+	b := mustNew(t, Config{MaxConcurrent: maxConcurrent, MaxWaiting: 1 << 20})
+	rng := rand.New(rand.NewPCG(1, 2))
+	var wg sync.WaitGroup
+	var admitted, cancelled atomic.Int64
+	for range 3000 {
+		spinCancel, spinHold := rng.IntN(50), rng.IntN(20)
+		ctx, cancel := context.WithCancel(context.Background())
+		wg.Go(func() {
+			for range spinCancel {
+				runtime.Gosched()
+			}
+			cancel()
+		})
+		wg.Go(func() {
+			err := b.Acquire(ctx)
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("Acquire: %v, want context.Canceled", err)
+				}
+				cancelled.Add(1)
+				return
+			}
+			admitted.Add(1)
+			for range spinHold {
+				runtime.Gosched()
+			}
+			b.Release()
+		})
+	}
+	wg.Wait()
+	s := b.Stats()
+	assert.Equal(t, 0, s.InFlight)
+	assert.Equal(t, maxConcurrent, s.Available)
+	assert.Equal(t, 0, s.Waiting)
+	assert.Zero(t, s.Misuse)
+	assert.Equal(t, uint64(admitted.Load()), s.Admitted)
+	assert.Equal(t, int64(3000), admitted.Load()+cancelled.Load())
+	assert.Positive(t, cancelled.Load(), "the test must exercise cancellation")
+}
+
+func TestMaxWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rejections []error
+		b := mustNew(t, Config{MaxConcurrent: 1, MaxWaiting: 2, OnReject: func(err error) { rejections = append(rejections, err) }})
+		require.NoError(t, b.Acquire(context.Background()))
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				assert.NoError(t, b.Acquire(context.Background()))
+				b.Release()
+			})
+		}
+		synctest.Wait()
+		err := b.Acquire(context.Background())
+		assert.ErrorIs(t, err, ErrFull)
+		assert.ErrorIs(t, err, ErrRejected)
+		assert.Equal(t, []error{ErrFull}, rejections)
+		b.Release()
+		wg.Wait()
+		s := b.Stats()
+		assert.Equal(t, uint64(3), s.Admitted)
+		assert.Equal(t, uint64(1), s.RejectedFull)
+	})
+}
+
+func TestNoQueueRejectsAtOnce(t *testing.T) {
+	b := mustNew(t, Config{MaxConcurrent: 1})
+	require.NoError(t, b.Acquire(context.Background()))
+	assert.ErrorIs(t, b.Acquire(context.Background()), ErrFull)
+	assert.False(t, b.TryAcquire())
+	assert.Equal(t, uint64(2), b.Stats().RejectedFull)
+}
+
+func TestMaxWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, Config{MaxConcurrent: 1, MaxWaiting: 1, MaxWait: 100 * time.Millisecond})
+		require.True(t, b.TryAcquire())
+		start := time.Now()
+		err := b.Acquire(context.Background())
+		assert.ErrorIs(t, err, ErrTimeout)
+		assert.ErrorIs(t, err, ErrRejected)
+		assert.Equal(t, 100*time.Millisecond, time.Since(start))
+		s := b.Stats()
+		assert.Equal(t, uint64(1), s.RejectedTimeout)
+		assert.Equal(t, 0, s.Waiting)
+		assert.Equal(t, 1, s.InFlight)
+	})
+}
+
+func TestCtxEndsWhileQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, Config{MaxConcurrent: 1, MaxWaiting: 1})
+		require.True(t, b.TryAcquire())
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		err := b.Acquire(ctx)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.NotErrorIs(t, err, ErrRejected, "the caller's deadline is not a rejection")
+		s := b.Stats()
+		assert.Equal(t, uint64(1), s.Cancelled)
+		assert.Zero(t, s.Rejected())
+		assert.Equal(t, 0, s.Waiting)
+		b.Release()
+		assert.Equal(t, 1, b.Stats().Available)
+	})
+}
+
+func TestAcquireWithEndedCtx(t *testing.T) {
+	b := mustNew(t, Config{MaxConcurrent: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, b.Acquire(ctx), context.Canceled)
+	assert.Equal(t, 1, b.Stats().Available)
+	called := false
+	assert.ErrorIs(t, b.Do(ctx, func(context.Context) error { called = true; return nil }), context.Canceled)
+	assert.False(t, called)
+}
+
+func TestRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, Config{MaxConcurrent: 1000, Rate: 10, Burst: 5})
+		admitted := 0
+		// One attempt every 10 ms for 10 s: the burst of 5, then 10 per second.
+		for range 1000 {
+			if b.TryAcquire() {
+				admitted++
+				b.Release()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		assert.InDelta(t, 5+100, admitted, 1)
+		s := b.Stats()
+		assert.Equal(t, uint64(admitted), s.Admitted)
+		assert.Equal(t, uint64(1000-admitted), s.RejectedRate)
+		assert.ErrorIs(t, ErrRateLimited, ErrRejected)
+	})
+}
+
+func TestRateRejectsAcquire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, Config{MaxConcurrent: 10, Rate: 1, Burst: 1})
+		require.NoError(t, b.Acquire(context.Background()))
+		assert.ErrorIs(t, b.Acquire(context.Background()), ErrRateLimited)
+		time.Sleep(time.Second)
+		assert.NoError(t, b.Acquire(context.Background()))
+	})
+}
+
+func TestOverReleaseIsCountedNoOp(t *testing.T) {
+	cases := []struct {
+		name      string
+		acquires  int
+		releases  int
+		wantFree  int
+		wantMisus uint64
+	}{
+		{"release on fresh", 0, 1, 2, 1},
+		{"one extra", 1, 2, 2, 1},
+		{"three extra", 2, 5, 2, 3},
+		{"balanced", 2, 2, 2, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := mustNew(t, Config{MaxConcurrent: 2})
+			for range tc.acquires {
+				require.True(t, b.TryAcquire())
+			}
+			for range tc.releases {
+				b.Release()
+			}
+			s := b.Stats()
+			assert.Equal(t, tc.wantFree, s.Available)
+			assert.Equal(t, 0, s.InFlight)
+			assert.Equal(t, tc.wantMisus, s.Misuse)
+			// The limit is intact: exactly 2 more fit.
+			assert.True(t, b.TryAcquire())
+			assert.True(t, b.TryAcquire())
+			assert.False(t, b.TryAcquire())
+		})
+	}
+}
+
+func TestDoReleasesOnPanic(t *testing.T) {
+	b := mustNew(t, Config{MaxConcurrent: 1})
+	assert.Panics(t, func() {
+		_ = b.Do(context.Background(), func(context.Context) error { panic("boom") })
+	})
+	assert.Equal(t, 1, b.Stats().Available)
+	_, _ = func() (v int, err error) {
+		defer func() { _ = recover() }()
+		return Call(context.Background(), b, func(context.Context) (int, error) { panic("boom") })
+	}()
+	assert.Equal(t, 1, b.Stats().Available)
+}
+
+func TestCall(t *testing.T) {
+	b := mustNew(t, Config{MaxConcurrent: 1})
+	v, err := Call(context.Background(), b, func(context.Context) (string, error) { return "ok", nil })
+	require.NoError(t, err)
+	assert.Equal(t, "ok", v)
+	require.True(t, b.TryAcquire())
+	v, err = Call(context.Background(), b, func(context.Context) (string, error) { return "ran", nil })
+	assert.ErrorIs(t, err, ErrRejected)
+	assert.Empty(t, v)
+}
+
+func TestDoPassesFnError(t *testing.T) {
+	b := mustNew(t, Config{MaxConcurrent: 1})
+	boom := errors.New("boom")
+	assert.ErrorIs(t, b.Do(context.Background(), func(context.Context) error { return boom }), boom)
+	assert.Equal(t, 1, b.Stats().Available)
+}
+
+func TestRateLimitAlsoAppliesWithRateInf(t *testing.T) {
+	b := mustNew(t, Config{MaxConcurrent: 1, Rate: rate.Inf, Burst: 1})
+	assert.True(t, b.TryAcquire())
+}
+
+// The fast path counts admissions in 16 bits of the state word; the count
+// must survive wrapping, including across concurrent callers.
+func TestAdmittedCountWraps(t *testing.T) {
+	b := mustNew(t, Config{MaxConcurrent: 8})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50_000 {
+				if b.TryAcquire() {
+					b.Release()
+				} else {
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s := b.Stats()
+	assert.Equal(t, uint64(200_000), s.Admitted+s.RejectedFull)
+	assert.Greater(t, s.Admitted, uint64(1<<16), "the test must wrap the 16-bit count")
+	assert.Equal(t, 8, s.Available)
+}
