@@ -1,0 +1,246 @@
+package cache
+
+import "sync"
+
+// entry is one slot of a shard's intrusive LRU list. Slots live in one slice
+// and link by int32 index, so the list costs no per-entry allocation and no
+// pointers for the garbage collector to trace beyond the key and value.
+type entry[K comparable, V any] struct {
+	key   K
+	value V
+	err   error // non-nil: a cached load error (negative entry)
+	// expires is when the value stops being fresh, dead when it may no longer
+	// be served at all (expires+StaleFor, or expires for errors); both in
+	// Cache.now units, 0 = never.
+	expires, dead int64
+	delta         int64  // duration of the load that produced value (XFetch Δ); 0 if Set
+	hash          uint64 // the key's hash, kept so the table can move or drop the slot
+	prev, next    int32
+}
+
+// eviction carries one removed value out of the lock to OnEvict; reason 0
+// means nothing to report.
+type eviction[K comparable, V any] struct {
+	key    K
+	value  V
+	reason EvictReason
+}
+
+// shardStats are counted under the shard's mutex, which the hot paths hold
+// anyway, so counting costs no extra atomic operation.
+type shardStats struct {
+	hits, misses                   uint64
+	evictions                      [len(reasonNames)]uint64
+	loads, loadErrors, sharedWaits uint64
+	refreshes                      uint64
+}
+
+// shard is an exact LRU of fixed capacity plus the loads in flight for its
+// keys. Every field is guarded by mu.
+//
+// Keys are found through table, an open-addressing (linear probing) hash
+// table indexed by the hash the cache already computed to pick the shard:
+// a Go map would hash the key a second time, and measured 42% of a Get hit.
+// Each slot packs the upper 32 bits of the hash (a filter that spares most
+// key comparisons) with the entry index; 0 is an empty slot, which works
+// because entry 0 is the sentinel. The table stays at most half full.
+type shard[K comparable, V any] struct {
+	mu    sync.Mutex
+	table []uint64
+	mask  uint64 // len(table) - 1
+	n     int    // entries in use
+	// entries[0] is the list sentinel: its next is the most recently used
+	// slot, its prev the least recently used one.
+	entries  []entry[K, V]
+	free     int32 // first free slot, chained through next; 0 = none
+	capacity int
+	calls    map[K]*call[V] // loads in flight (the flight group)
+	stats    shardStats
+	_        [64]byte // keeps neighbouring shards' mutexes off one cache line
+}
+
+func (s *shard[K, V]) init(capacity int) {
+	s.capacity = capacity
+	s.setTable(tableSize(min(capacity, 1024)))
+	s.entries = make([]entry[K, V], 1, min(capacity, 1024)+1)
+	s.calls = make(map[K]*call[V])
+}
+
+// tableSize returns the power of two that keeps n entries at most half full.
+func tableSize(n int) int {
+	size := 8
+	for size < 2*n {
+		size *= 2
+	}
+	return size
+}
+
+func (s *shard[K, V]) setTable(size int) {
+	s.table = make([]uint64, size)
+	s.mask = uint64(size - 1)
+}
+
+// find returns the entry index for key, or 0 if absent.
+func (s *shard[K, V]) find(h uint64, key K) int32 {
+	tag := h >> 32
+	for p := h & s.mask; ; p = (p + 1) & s.mask {
+		slot := s.table[p]
+		if slot == 0 {
+			return 0
+		}
+		if slot>>32 == tag {
+			if i := int32(uint32(slot)); s.entries[i].key == key {
+				return i
+			}
+		}
+	}
+}
+
+// link records entry i (whose hash is set) in the table, growing it first
+// if it would become more than half full.
+func (s *shard[K, V]) link(i int32) {
+	if 2*(s.n+1) > len(s.table) {
+		old := s.table
+		s.setTable(2 * len(old))
+		for _, slot := range old {
+			if slot != 0 {
+				s.place(s.entries[int32(uint32(slot))].hash, slot)
+			}
+		}
+	}
+	h := s.entries[i].hash
+	s.place(h, h>>32<<32|uint64(uint32(i)))
+	s.n++
+}
+
+func (s *shard[K, V]) place(h, slot uint64) {
+	p := h & s.mask
+	for s.table[p] != 0 {
+		p = (p + 1) & s.mask
+	}
+	s.table[p] = slot
+}
+
+// unindex removes entry i from the table by backward-shift deletion, which
+// keeps every remaining key reachable from its home slot without tombstones.
+func (s *shard[K, V]) unindex(i int32) {
+	p := s.entries[i].hash & s.mask
+	for int32(uint32(s.table[p])) != i {
+		p = (p + 1) & s.mask
+	}
+	s.n--
+	for {
+		s.table[p] = 0
+		q := p
+		for {
+			q = (q + 1) & s.mask
+			slot := s.table[q]
+			if slot == 0 {
+				return
+			}
+			home := s.entries[int32(uint32(slot))].hash & s.mask
+			// The slot at q may move to p unless its home lies cyclically
+			// in (p, q].
+			if (q > p && (home <= p || home > q)) || (q < p && home <= p && home > q) {
+				s.table[p] = slot
+				p = q
+				break
+			}
+		}
+	}
+}
+
+func (s *shard[K, V]) unlink(i int32) {
+	e := &s.entries[i]
+	s.entries[e.prev].next = e.next
+	s.entries[e.next].prev = e.prev
+}
+
+func (s *shard[K, V]) pushFront(i int32) {
+	head := &s.entries[0]
+	e := &s.entries[i]
+	e.prev, e.next = 0, head.next
+	s.entries[head.next].prev = i
+	head.next = i
+}
+
+func (s *shard[K, V]) moveToFront(i int32) {
+	if s.entries[0].next == i {
+		return
+	}
+	s.unlink(i)
+	s.pushFront(i)
+}
+
+// put stores a value or error for key as the most recently used entry and
+// returns the value it displaced, if any: the key's old value (replaced) or
+// the least recently used entry of a full shard (capacity).
+func (s *shard[K, V]) put(h uint64, key K, value V, err error, expires, dead, delta int64) eviction[K, V] {
+	if i := s.find(h, key); i != 0 {
+		e := &s.entries[i]
+		var ev eviction[K, V]
+		if e.err == nil {
+			ev = eviction[K, V]{key: key, value: e.value, reason: EvictReplaced}
+		}
+		s.stats.evictions[EvictReplaced]++
+		e.value, e.err, e.expires, e.dead, e.delta = value, err, expires, dead, delta
+		s.moveToFront(i)
+		return ev
+	}
+	var ev eviction[K, V]
+	if s.n >= s.capacity {
+		ev = s.remove(s.entries[0].prev, EvictCapacity)
+	}
+	i := s.alloc()
+	s.entries[i] = entry[K, V]{key: key, value: value, err: err, expires: expires, dead: dead, delta: delta, hash: h}
+	s.pushFront(i)
+	s.link(i)
+	return ev
+}
+
+func (s *shard[K, V]) alloc() int32 {
+	if i := s.free; i != 0 {
+		s.free = s.entries[i].next
+		return i
+	}
+	s.entries = append(s.entries, entry[K, V]{})
+	return int32(len(s.entries) - 1)
+}
+
+// remove unlinks slot i, frees it and returns its value for OnEvict (none
+// for a cached error).
+func (s *shard[K, V]) remove(i int32, reason EvictReason) eviction[K, V] {
+	s.unlink(i)
+	e := &s.entries[i]
+	var ev eviction[K, V]
+	if e.err == nil {
+		ev = eviction[K, V]{key: e.key, value: e.value, reason: reason}
+	}
+	s.stats.evictions[reason]++
+	s.unindex(i)
+	*e = entry[K, V]{next: s.free} // drop references for the GC
+	s.free = i
+	return ev
+}
+
+// clear empties the shard and returns the removed values if collect is set.
+func (s *shard[K, V]) clear(collect bool) []eviction[K, V] {
+	var evs []eviction[K, V]
+	if collect {
+		evs = make([]eviction[K, V], 0, s.n)
+	}
+	for i := s.entries[0].next; i != 0; i = s.entries[i].next {
+		e := &s.entries[i]
+		if collect && e.err == nil {
+			evs = append(evs, eviction[K, V]{key: e.key, value: e.value, reason: EvictCleared})
+		}
+	}
+	s.stats.evictions[EvictCleared] += uint64(s.n)
+	clear(s.table)
+	s.n = 0
+	clear(s.entries[1:]) // drop references for the GC
+	s.entries = s.entries[:1]
+	s.entries[0] = entry[K, V]{}
+	s.free = 0
+	return evs
+}
