@@ -1,0 +1,267 @@
+package balance
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync/atomic"
+)
+
+// nodeState is the live, shared state of one node. It outlives snapshots:
+// Update hands a surviving node's state to the new snapshot, and a removed
+// node's state stays valid for its outstanding Leases. It is padded to two
+// cache lines so that Pick/Done on one node never contend with another
+// node's counters (false sharing).
+type nodeState struct {
+	// picks counts Leases handed out and done Leases ended: in flight is
+	// the difference, so a request costs two atomic adds, not three.
+	picks atomic.Uint64
+	done  atomic.Uint64
+	// gate is the node's health state in one word, so that the common
+	// check is a single load and every transition a single CAS:
+	// 0 healthy at full share; > 0 ejected until that now(); < 0 in slow
+	// start since -gate.
+	gate       atomic.Int64
+	consecFail atomic.Int64
+
+	failures  atomic.Uint64
+	ejections atomic.Uint64
+	streak    atomic.Int64 // ejections in a row, for the doubling
+	backAt    atomic.Int64 // now() when last reinstated
+
+	// PeakEWMA: cost is the latency estimate in ns (float64 bits), stamp
+	// the now() of its last update.
+	cost  atomic.Uint64
+	stamp atomic.Int64
+
+	cfg    *settings
+	counts atomic.Pointer[healthCounts] // nil once removed by Update
+
+	_ [128 - 10*8 - 2*8]byte
+}
+
+// healthCounts are the per-snapshot aggregates that ejection and bounded
+// loads need. Update builds a fresh one and recounts it from the surviving
+// nodes. A Done racing with Update may leave a count off by one until that
+// node's next transition; the counts are only used as bounds.
+type healthCounts struct {
+	n       int64
+	ejected atomic.Int64
+	total   atomic.Int64 // total in-flight, only when settings.trackTotal
+}
+
+// inFlight is the number of Leases not yet Done. done is read first: picks
+// only grows, so the difference is never negative.
+func (s *nodeState) inFlight() int64 {
+	d := s.done.Load()
+	return int64(s.picks.Load() - d)
+}
+
+func newNodeState(cfg *settings) *nodeState {
+	return &nodeState{cfg: cfg}
+}
+
+func (s *nodeState) finish(start int64, err error) {
+	cfg := s.cfg
+	if start != 0 {
+		now := cfg.now()
+		s.observe(float64(now-start), now)
+	}
+	if s.done.Add(1) > s.picks.Load() {
+		s.done.Add(^uint64(0)) // a Done through a copied Lease: keep the count sane
+		return
+	}
+	if cfg.trackTotal {
+		if c := s.counts.Load(); c != nil {
+			c.total.Add(-1)
+		}
+	}
+	switch {
+	case err == nil:
+		if s.consecFail.Load() != 0 {
+			s.consecFail.Store(0)
+		}
+		if s.streak.Load() != 0 {
+			s.forgive()
+		}
+	case errors.Is(err, context.Canceled):
+		// The caller gave up: says nothing about the node.
+	default:
+		s.fail()
+	}
+}
+
+// forgive resets the ejection doubling once a reinstated node has stayed
+// healthy for a base ejection time.
+func (s *nodeState) forgive() {
+	if s.cfg.now()-s.backAt.Load() >= s.cfg.ejectFor {
+		s.streak.Store(0)
+	}
+}
+
+func (s *nodeState) fail() {
+	s.failures.Add(1)
+	if s.consecFail.Add(1) < s.cfg.ejectAfter || s.cfg.noEject {
+		return
+	}
+	if s.gate.Load() > 0 {
+		return
+	}
+	s.tryEject(s.cfg.now())
+}
+
+// tryEject ejects the node unless that would exceed MaxEjectedPercent.
+func (s *nodeState) tryEject(now int64) {
+	c := s.counts.Load()
+	if c == nil {
+		return // removed by Update
+	}
+	for {
+		e := c.ejected.Load()
+		if (e+1)*100 > s.cfg.maxEjectedPct*c.n {
+			return
+		}
+		if c.ejected.CompareAndSwap(e, e+1) {
+			break
+		}
+	}
+	d := s.cfg.ejectFor
+	for i := s.streak.Add(1) - 1; i > 0 && d < s.cfg.maxEjectFor; i-- {
+		d *= 2
+	}
+	d = min(d, s.cfg.maxEjectFor)
+	for {
+		g := s.gate.Load()
+		if g > 0 {
+			c.ejected.Add(-1) // a concurrent Done ejected it first
+			s.streak.Add(-1)
+			return
+		}
+		if s.gate.CompareAndSwap(g, now+d) { // ends any slow start too
+			break
+		}
+	}
+	s.ejections.Add(1)
+	s.consecFail.Store(0)
+}
+
+// usable reports whether the node may be picked now. The common case, a
+// healthy node at full share, is two loads, no clock read, and inlined.
+func (s *nodeState) usable() bool {
+	return s.gate.Load() == 0 || s.usableSlow()
+}
+
+// usableSlow reads the clock: only nodes that are ejected or warming up get
+// here.
+func (s *nodeState) usableSlow() bool {
+	now := s.cfg.now()
+	g := s.gate.Load()
+	if g > 0 {
+		if now < g {
+			return s.panicking()
+		}
+		g = s.reinstate(g, now)
+	}
+	if g == 0 {
+		return true
+	}
+	elapsed := now + g // g = -start
+	if elapsed >= s.cfg.slowStart {
+		s.gate.CompareAndSwap(g, 0)
+		return true
+	}
+	// Linear ramp: admitted with probability elapsed/SlowStart.
+	return elapsed > 0 && s.cfg.rand()%uint64(s.cfg.slowStart) < uint64(elapsed)
+}
+
+// reinstate ends an expired ejection (starting slow start if configured)
+// and returns the new gate.
+func (s *nodeState) reinstate(until, now int64) int64 {
+	next := int64(0)
+	if s.cfg.slowStart > 0 {
+		next = -now
+	}
+	if !s.gate.CompareAndSwap(until, next) {
+		return s.gate.Load() // another Pick reinstated it
+	}
+	if c := s.counts.Load(); c != nil {
+		c.ejected.Add(-1)
+	}
+	s.backAt.Store(now)
+	return next
+}
+
+// panicking reports whether fewer than PanicPercent of the nodes are
+// healthy, in which case ejected nodes are picked too.
+func (s *nodeState) panicking() bool {
+	c := s.counts.Load()
+	if c == nil || s.cfg.panicPct == 0 {
+		return false
+	}
+	healthy := c.n - c.ejected.Load()
+	return healthy*100 < s.cfg.panicPct*c.n
+}
+
+// observe folds one latency sample into the peak EWMA (Finagle PeakEwma):
+// a sample above the estimate replaces it at once; a lower one is blended
+// with weight 1-exp(-Δt/τ). Concurrent observers retry on the estimate's CAS;
+// the stamp is written after, so a racing pair may decay by a slightly
+// different Δt, which only blurs the estimate.
+func (s *nodeState) observe(rtt float64, now int64) {
+	for {
+		old := s.cost.Load()
+		cost := math.Float64frombits(old)
+		next := rtt
+		if rtt < cost {
+			w := expNeg(float64(now-s.stamp.Load()) / s.cfg.decay)
+			next = cost*w + rtt*(1-w)
+		}
+		if s.cost.CompareAndSwap(old, math.Float64bits(next)) {
+			break
+		}
+	}
+	s.stamp.Store(now)
+}
+
+// load is PeakEWMA's score: the decayed latency estimate times (in-flight+1).
+// A node with requests out but no sample yet gets a large penalty so that a
+// new node is probed by one request at a time (Finagle's Penalty).
+func (s *nodeState) load(now int64) float64 {
+	pending := s.inFlight()
+	cost := s.estimate(now)
+	if cost == 0 && pending != 0 {
+		return penalty + float64(pending)
+	}
+	return cost * float64(pending+1)
+}
+
+// estimate is the latency estimate in ns, decayed to now: an idle node's
+// estimate falls towards 0 so that a node avoided for being slow is tried
+// again (Finagle decays on every read).
+func (s *nodeState) estimate(now int64) float64 {
+	cost := math.Float64frombits(s.cost.Load())
+	if dt := now - s.stamp.Load(); cost != 0 && dt > 0 {
+		cost *= expNeg(float64(dt) / s.cfg.decay)
+	}
+	return cost
+}
+
+// expNeg is exp(-x) for x ≥ 0 to about 1e-7 relative error, several times
+// cheaper than math.Exp: x = k·ln2 + r with r in [0, ln2), a degree-7
+// Taylor polynomial for exp(-r), and 2^-k applied to the exponent bits;
+// below 1/1024 a second-order Taylor term is exact enough.
+// A decay weight needs no more precision than that.
+func expNeg(x float64) float64 {
+	if x < 1.0/1024 { // the usual case under load: samples ms apart, τ in s
+		return 1 - x + x*x/2 // error below x³/6 < 2e-10
+	}
+	if x > 700 || x != x {
+		return 0
+	}
+	k := int(x * (1 / math.Ln2))
+	r := x - float64(k)*math.Ln2
+	p := 1 - r*(1-r*(1.0/2-r*(1.0/6-r*(1.0/24-r*(1.0/120-r*(1.0/720-r*(1.0/5040)))))))
+	return math.Float64frombits(math.Float64bits(p) - uint64(k)<<52)
+}
+
+const penalty = math.MaxFloat64 / 4

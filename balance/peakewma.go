@@ -1,0 +1,58 @@
+package balance
+
+// PeakEWMA is P2C on Finagle's peak-EWMA load (the "Peak EWMA" balancer of
+// Finagle and Linkerd): each node keeps an exponentially weighted moving
+// average of its response latency that jumps to any slower sample at once
+// (peak sensitivity) and falls back gradually with time constant
+// Config.DecayTime; its load is that estimate times (in-flight+1). Pick draws
+// two distinct random nodes and takes the lower load, so a node that turns
+// slow is avoided within a few requests and tried again as its estimate
+// decays. A node with requests out and no sample yet scores a large penalty,
+// so a new node is probed by one request at a time.
+//
+// Latency is measured from Pick to Lease.Done with the monotonic clock (one
+// reading in each). It is safe for concurrent use.
+type PeakEWMA[N comparable] struct {
+	pool[N]
+}
+
+// NewPeakEWMA returns a P2C peak-EWMA picker. It returns ErrNoNodes for an
+// empty slice and an error naming the node for duplicates or naming the
+// field for an invalid cfg.
+func NewPeakEWMA[N comparable](nodes []N, cfg Config) (*PeakEWMA[N], error) {
+	p := &PeakEWMA[N]{}
+	if err := p.init(cfg, nil); err != nil {
+		return nil, err
+	}
+	p.cfg.latency = true
+	if err := p.set(unit(nodes), false, true); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Pick returns the lower-cost of two random nodes. It returns ErrNoNodes if
+// the set is empty. It never blocks.
+func (p *PeakEWMA[N]) Pick() (Lease[N], error) {
+	s := p.snap.Load()
+	if len(s.nodes) == 0 {
+		return Lease[N]{}, ErrNoNodes
+	}
+	now := p.cfg.now()
+	a, b, both := p.pair(s)
+	if both && s.states[b].load(now) < s.states[a].load(now) {
+		a = b
+	}
+	return p.lease(s, a, now), nil
+}
+
+// Update replaces the node set (see WeightedRoundRobin.Update for the rules).
+// Nodes that stay keep their latency estimates.
+func (p *PeakEWMA[N]) Update(nodes []N) error { return p.set(unit(nodes), false, false) }
+
+// Nodes returns a copy of the current node set.
+func (p *PeakEWMA[N]) Nodes() []N { return p.nodes() }
+
+// Stats returns a snapshot of the per-node counters; NodeStats.Latency is
+// the current (decayed) latency estimate.
+func (p *PeakEWMA[N]) Stats() Stats[N] { return p.stats() }
