@@ -54,6 +54,7 @@ func TestExpiryLatency(t *testing.T) {
 				assert.Equal(t, tt.wantMax, r.max)
 				assert.Equal(t, time.Duration(0), r.p50)
 				assert.Equal(t, int64(2), r.originCalls)
+				assert.Equal(t, uint64(2), r.foreground+r.refreshes)
 				assert.Equal(t, tt.wantRequests, r.requests)
 			})
 		})
@@ -73,7 +74,8 @@ func TestCheckRejects(t *testing.T) {
 	cfg := config{requests: 10, delay: 50 * time.Millisecond}
 	good := func() (stampedeResult, stampedeResult, expiryResult, expiryResult) {
 		return stampedeResult{originCalls: 10}, stampedeResult{originCalls: 1},
-			expiryResult{max: 50 * time.Millisecond, originCalls: 2}, expiryResult{originCalls: 2}
+			expiryResult{max: 50 * time.Millisecond, originCalls: 2, foreground: 2},
+			expiryResult{originCalls: 2, foreground: 1, refreshes: 1}
 	}
 	plain, cached, ttlOnly, swr := good()
 	require.NoError(t, check(cfg, plain, cached, ttlOnly, swr))
@@ -85,7 +87,8 @@ func TestCheckRejects(t *testing.T) {
 		{"cached calls", func(p, c *stampedeResult, t, s *expiryResult) { c.originCalls = 2 }},
 		{"expiry calls", func(p, c *stampedeResult, t, s *expiryResult) { s.originCalls = 3 }},
 		{"ttl only without spike", func(p, c *stampedeResult, t, s *expiryResult) { t.max = time.Millisecond }},
-		{"stale latency spike", func(p, c *stampedeResult, t, s *expiryResult) { s.max = 25 * time.Millisecond }},
+		{"ttl only refreshed in background", func(p, c *stampedeResult, t, s *expiryResult) { t.foreground, t.refreshes = 1, 1 }},
+		{"stale reader waited for the reload", func(p, c *stampedeResult, t, s *expiryResult) { s.foreground, s.refreshes = 2, 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
