@@ -228,3 +228,34 @@ func TestVegasNotStuckAtOne(t *testing.T) {
 		assert.InDelta(t, capacity, recovered, 0.3*capacity, "recovered mean limit %.1f", recovered)
 	})
 }
+
+// The limit never leaves [MinLimit, MaxLimit], and both bounds bind: a service
+// with more capacity than MaxLimit pins the limit at MaxLimit, and an overload
+// (every call shed, then a tenfold latency spike) pushes it down to MinLimit.
+func TestAdaptiveStaysWithinBounds(t *testing.T) {
+	const minLimit, maxLimit = 10, 30
+	for _, alg := range []Algorithm{AIMD, Vegas, Gradient2} {
+		t.Run(alg.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := AdaptiveConfig{Algorithm: alg, MinLimit: minLimit, MaxLimit: maxLimit, Timeout: 12 * time.Millisecond}
+				a, err := NewAdaptive(cfg)
+				require.NoError(t, err)
+				a.alg = newAlgorithm(mustDefaults(t, cfg), seededRandom())
+				samples := simulate(a, 100, 100, []phase{
+					{10 * time.Millisecond, 2 * time.Second, false},
+					{10 * time.Millisecond, time.Second, true},
+					{100 * time.Millisecond, 5 * time.Second, false},
+				})
+				lowest, highest := maxLimit, minLimit
+				for _, ph := range samples {
+					for _, l := range ph {
+						lowest, highest = min(lowest, l), max(highest, l)
+					}
+				}
+				t.Logf("limits seen in [%d, %d]", lowest, highest)
+				assert.Equal(t, maxLimit, highest, "the limit must reach MaxLimit and not pass it")
+				assert.Equal(t, minLimit, lowest, "the limit must reach MinLimit and not pass it")
+			})
+		})
+	}
+}

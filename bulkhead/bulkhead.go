@@ -15,7 +15,7 @@ import (
 // MaxConcurrent is a documented default.
 type Config struct {
 	// MaxConcurrent is the number of slots: at most this many callers hold one
-	// at a time. Required, > 0 and at most 2^24-1.
+	// at a time. Required, > 0 and at most 2^22-1 (4,194,303).
 	MaxConcurrent int
 	// MaxWaiting bounds the FIFO queue of callers waiting for a slot (at most
 	// 2^24-1).
@@ -46,8 +46,8 @@ func (c Config) validate() error {
 	switch {
 	case c.MaxConcurrent <= 0:
 		return fmt.Errorf("bulkhead: Config.MaxConcurrent %d must be > 0", c.MaxConcurrent)
-	case c.MaxConcurrent > maxField:
-		return fmt.Errorf("bulkhead: Config.MaxConcurrent %d above %d", c.MaxConcurrent, maxField)
+	case c.MaxConcurrent > maxSlots:
+		return fmt.Errorf("bulkhead: Config.MaxConcurrent %d above %d", c.MaxConcurrent, maxSlots)
 	case c.MaxWaiting < 0:
 		return fmt.Errorf("bulkhead: Config.MaxWaiting %d must be >= 0", c.MaxWaiting)
 	case c.MaxWaiting > maxField:
@@ -66,60 +66,105 @@ func (c Config) validate() error {
 	return nil
 }
 
-// state packs three fields into one word so that the fast path is one CAS:
+// state packs three fields into one word so that each fast path is one
+// atomic add (x86 LOCK XADD) that cannot fail and needs no prior load:
 //
-//	bits  0-23  free slots
-//	bits 24-47  queued waiters
-//	bits 48-63  admissions by the fast path, modulo 2^16
+//	bits  0-23  free slots + freeBias (a field in (0, 2^24), never borrows)
+//	bits 24-47  queued waiters (changed only under Bulkhead.mu, never < 0)
+//	bits 48-63  admissions modulo 2^16
 //
-// "Take a free slot" and "join the queue because none is free" are decided on
-// the same value, and counting the admission rides on the same CAS instead of
-// costing a second atomic on every call. The CAS that wraps the 16-bit counter
-// adds 2^16 to Bulkhead.admittedHigh.
+// TryAcquire adds takeDelta (one admission, one slot less) and reads the
+// verdict off the result: it holds a slot if the free count was still >= 0
+// and nobody was queued. Otherwise it gives the slot back with a second add;
+// between the two adds the free count reads one lower than it really is, so
+// free slots may be transiently negative (hence the bias). Release adds one
+// free slot and is done if nobody is queued and the count is not above
+// MaxConcurrent. Whoever returns a slot (Release, or a failed attempt undoing
+// its add) and sees free > 0 with waiters queued takes the mutex and hands
+// free slots to the oldest waiters; newcomers never take a slot while anybody
+// is queued, so the queue cannot be overtaken.
+//
+// The admission count rides on the same add instead of a second atomic. The
+// add that carries it out of bit 63 adds 2^16 to Bulkhead.admittedHigh; the
+// undo that borrows subtracts it again.
 const (
-	maxField       = 1<<24 - 1
-	freeMask       = maxField
+	maxField  = 1<<24 - 1
+	fieldMask = maxField
+	freeBias  = 1 << 23 // free slots may go this far below zero transiently
+	lowMask   = 1<<48 - 1
+
+	// maxSlots bounds MaxConcurrent so that the biased free count stays
+	// inside its 24-bit field: at most 2^22 above the bias
+	// (MaxConcurrent plus concurrent over-Releases) and 2^23 below it
+	// (concurrent failed attempts).
+	maxSlots = 1<<22 - 1
+
 	waiterShift    = 24
 	oneWaiter      = 1 << waiterShift
 	admitShift     = 48
 	oneAdmit       = 1 << admitShift
-	admitWrap      = 1<<16 - 1              // the admission count about to wrap
+	admitWrap      = 1<<16 - 1
+	takeDelta      = oneAdmit - 1           // one admission, one free slot less
+	undoTake       = ^uint64(takeDelta - 1) // adding it undoes takeDelta
+	minusOneFree   = ^uint64(0)             // adding it removes one free slot
 	minusOneWaiter = ^uint64(oneWaiter - 1) // adding it removes one waiter
+	grantDelta     = ^uint64(oneWaiter)     // a waiter leaves with a slot
 )
 
-func waitersOf(s uint64) uint64 { return s >> waiterShift & maxField }
+func waitersOf(s uint64) uint64 { return s >> waiterShift & fieldMask }
+
+// freeOf returns the free slots in s; negative while failed attempts are
+// giving theirs back.
+func freeOf(s uint64) int64 { return int64(s&fieldMask) - freeBias }
+
+// took reports whether s, the state right after adding takeDelta, means the
+// caller holds a slot: free >= 0 and no waiter, i.e. the low 48 bits lie in
+// [freeBias, 2^24) (the waiters sit above the free field).
+func took(s uint64) bool { return s&lowMask>>23 == 1 }
 
 // Bulkhead limits how many callers run at once, with an optional bounded FIFO
 // queue for the others and an optional admission rate. Most callers want Do
 // (or Call); Acquire/Release and TryAcquire/Release are the two-step forms.
 //
-// Fast path: while nobody is queued, TryAcquire and Release are one CAS each on
-// an atomic word (which also counts the admission) and allocate nothing. The mutex and the queue are touched only
-// when every slot is taken. Release with callers queued hands its slot straight
-// to the oldest one, so a newcomer can never overtake the queue (free slots are
-// always zero while anybody waits).
+// Fast path: while nobody is queued, TryAcquire and Release are one atomic
+// add each on a word alone on its cache line (the add also counts the
+// admission), with no lock, no clock read and no defer; they allocate
+// nothing, and Release is small enough to be inlined into the caller. The
+// mutex and the queue are touched only when every slot is taken. Release with
+// callers queued hands its slot straight to the oldest one, so a newcomer can
+// never overtake the queue.
 //
 // A Bulkhead is safe for concurrent use by multiple goroutines.
 type Bulkhead struct {
-	state atomic.Uint64 // see the layout above
-
-	admittedHigh atomic.Uint64 // fast-path admissions beyond state's 16-bit count
-	admittedSlow atomic.Uint64 // admissions by hand-off from the queue
-
+	// Read-only after New. The fast paths read limiter and releaseMax; they
+	// live on a different cache line from state so that reading them does not
+	// pull state's line in shared mode just before the add needs it exclusive.
+	limiter       *rate.Limiter // nil without Config.Rate
+	releaseMax    uint64        // largest low-48-bit state after a plain Release
 	maxConcurrent uint64
 	maxWaiting    uint64
 	maxWait       time.Duration
-	limiter       *rate.Limiter // nil without Config.Rate
 	onReject      func(error)
 
 	mu    sync.Mutex // guards queue and every queued waiter's fields
 	queue fifo
 
+	admittedHigh    atomic.Uint64 // multiples of 2^16 carried out of state's admission count
+	admittedSlow    atomic.Uint64 // admissions by hand-off from the queue
 	rejectedFull    atomic.Uint64
 	rejectedTimeout atomic.Uint64
 	rejectedRate    atomic.Uint64
 	cancelled       atomic.Uint64
 	misuse          atomic.Uint64
+
+	_ [64]byte
+	// state is a plain word used only through sync/atomic functions (the
+	// atomic.Uint64 method wrapper costs Release its inlining); the
+	// zero-length atomic.Uint64 array keeps it 8-byte aligned on 32-bit
+	// platforms.
+	_     [0]atomic.Uint64
+	state uint64 // see the layout above; alone on its cache line
+	_     [56]byte
 }
 
 // New returns a Bulkhead with cfg.MaxConcurrent free slots, or an error naming
@@ -129,6 +174,7 @@ func New(cfg Config) (*Bulkhead, error) {
 		return nil, err
 	}
 	b := &Bulkhead{
+		releaseMax:    freeBias + uint64(cfg.MaxConcurrent),
 		maxConcurrent: uint64(cfg.MaxConcurrent),
 		maxWaiting:    uint64(cfg.MaxWaiting),
 		maxWait:       cfg.MaxWait,
@@ -137,34 +183,88 @@ func New(cfg Config) (*Bulkhead, error) {
 	if cfg.Rate > 0 {
 		b.limiter = rate.NewLimiter(cfg.Rate, cfg.Burst)
 	}
-	b.state.Store(b.maxConcurrent)
+	b.state = freeBias + b.maxConcurrent
 	return b, nil
 }
 
-// TryAcquire takes a slot if one is free right now and reports whether it did.
-// It never blocks and never queues; a false result counts as a rejection
-// (ErrFull or ErrRateLimited) in Stats and is passed to OnReject. A caller
-// that got true must call Release exactly once.
+// TryAcquire takes a slot if one is free right now and nobody is queued, and
+// reports whether it did. It never blocks and never queues; a false result
+// counts as a rejection (ErrFull or ErrRateLimited) in Stats and is passed to
+// OnReject. A caller that got true must call Release exactly once.
+//
+// At the very edge of the limit, under contention, TryAcquire may report
+// full while another caller's failed attempt is undoing itself at the same
+// instant as a Release (as sync.Mutex.TryLock may fail spuriously). It
+// re-checks exactly before giving up, so this needs three callers racing.
 func (b *Bulkhead) TryAcquire() bool {
-	// Inlinable fast path: no rate limit, a free slot, no counter wrap.
-	if s := b.state.Load(); b.limiter == nil && s&freeMask != 0 && s>>admitShift != admitWrap {
-		if b.state.CompareAndSwap(s, s-1+oneAdmit) {
+	var s uint64 // 0 never occurs as a state: the biased free count is > 0
+	if b.limiter == nil {
+		if s = atomic.AddUint64(&b.state, takeDelta); took(s) && s>>admitShift != 0 {
 			return true
 		}
 	}
-	return b.tryAcquireSlow()
+	return b.tryAcquireSlow(s)
 }
 
-func (b *Bulkhead) tryAcquireSlow() bool {
-	if b.limiter != nil && !b.limiter.Allow() {
-		b.reject(ErrRateLimited)
-		return false
+// tryAcquireSlow finishes a TryAcquire that did not take the plain fast path:
+// with a rate limit (s == 0), or after an add whose result s either took a
+// slot and carried the admission count or must give the slot back.
+func (b *Bulkhead) tryAcquireSlow(s uint64) bool {
+	if s == 0 {
+		return b.tryAcquireLimited()
 	}
-	if b.takeFree() {
+	if b.settle(s) || b.takeFree() {
 		return true
 	}
 	b.reject(ErrFull)
 	return false
+}
+
+func (b *Bulkhead) tryAcquireLimited() bool {
+	if !b.limiter.Allow() {
+		b.reject(ErrRateLimited)
+		return false
+	}
+	if b.settle(atomic.AddUint64(&b.state, takeDelta)) || b.takeFree() {
+		return true
+	}
+	b.reject(ErrFull)
+	return false
+}
+
+// settle finishes an add of takeDelta whose result is s: it reports whether
+// the caller holds a slot, and otherwise gives the slot back.
+func (b *Bulkhead) settle(s uint64) bool {
+	if s>>admitShift == 0 { // this add carried the admission count out
+		b.admittedHigh.Add(1 << 16)
+	}
+	if took(s) {
+		return true
+	}
+	s = atomic.AddUint64(&b.state, undoTake)
+	if s>>admitShift == admitWrap { // the undo borrowed it back
+		b.admittedHigh.Add(^uint64(1<<16 - 1))
+	}
+	b.returned(s)
+	return false
+}
+
+// takeFree takes a free slot with a compare-and-swap if one is free and
+// nobody is queued. Unlike the add of the fast path it never lowers the count
+// transiently, so it is the exact re-check after a miss.
+func (b *Bulkhead) takeFree() bool {
+	for {
+		s := atomic.LoadUint64(&b.state)
+		if waitersOf(s) != 0 || freeOf(s) <= 0 {
+			return false
+		}
+		if atomic.CompareAndSwapUint64(&b.state, s, s+takeDelta) {
+			if (s+takeDelta)>>admitShift == 0 {
+				b.admittedHigh.Add(1 << 16)
+			}
+			return true
+		}
+	}
 }
 
 // Acquire takes a slot, waiting in FIFO order when none is free and the queue
@@ -178,49 +278,34 @@ func (b *Bulkhead) Acquire(ctx context.Context) error {
 	if b.limiter != nil && !b.limiter.Allow() {
 		return b.reject(ErrRateLimited)
 	}
-	if b.takeFree() {
+	if s := atomic.AddUint64(&b.state, takeDelta); (took(s) && s>>admitShift != 0) || b.settle(s) {
 		return nil
 	}
 	return b.acquireSlow(ctx)
-}
-
-// takeFree takes a free slot and counts the admission with one CAS if a
-// slot is free.
-func (b *Bulkhead) takeFree() bool {
-	for {
-		s := b.state.Load()
-		if s&freeMask == 0 {
-			return false
-		}
-		if b.state.CompareAndSwap(s, s-1+oneAdmit) { // the count wraps mod 2^16
-			if s>>admitShift == admitWrap {
-				b.admittedHigh.Add(1 << 16)
-			}
-			return true
-		}
-	}
 }
 
 // acquireSlow queues the caller and waits for a hand-off, its deadline or ctx.
 func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	b.mu.Lock()
 	for {
-		s := b.state.Load()
-		if s&freeMask > 0 { // a slot came back while we took the lock
-			b.mu.Unlock()
-			if b.takeFree() {
+		s := atomic.LoadUint64(&b.state)
+		if waitersOf(s) == 0 && freeOf(s) > 0 { // a slot came back meanwhile
+			if atomic.CompareAndSwapUint64(&b.state, s, s+takeDelta) {
+				b.mu.Unlock()
+				if (s+takeDelta)>>admitShift == 0 {
+					b.admittedHigh.Add(1 << 16)
+				}
 				return nil
 			}
-			b.mu.Lock()
 			continue
 		}
 		if waitersOf(s) >= b.maxWaiting {
 			b.mu.Unlock()
 			return b.reject(ErrFull)
 		}
-		// Counting ourselves in the same CAS that saw zero free slots is what
-		// forces every later Release onto the hand-off path.
-		if b.state.CompareAndSwap(s, s+oneWaiter) {
+		// Counting ourselves in the same CAS that saw no slot for us is what
+		// sends every later returner of a slot to the hand-off.
+		if atomic.CompareAndSwapUint64(&b.state, s, s+oneWaiter) {
 			break
 		}
 	}
@@ -255,7 +340,7 @@ func (b *Bulkhead) leave(w *waiter) {
 	b.mu.Lock()
 	if !w.granted {
 		b.queue.remove(w)
-		b.state.Add(minusOneWaiter)
+		atomic.AddUint64(&b.state, minusOneWaiter)
 		b.mu.Unlock()
 		b.queue.recycle(w)
 		return
@@ -272,57 +357,44 @@ func (b *Bulkhead) leave(w *waiter) {
 // is a no-op counted in Stats().Misuse, so the limit can never be inflated by
 // a bug in the caller. Release never blocks on other callers' work.
 func (b *Bulkhead) Release() {
-	// Inlinable fast path: nobody queued and the slot was really held.
-	if s := b.state.Load(); waitersOf(s) == 0 && s&freeMask < b.maxConcurrent {
-		if b.state.CompareAndSwap(s, s+1) {
-			return
-		}
-	}
-	b.releaseSlow()
-}
-
-func (b *Bulkhead) releaseSlow() {
-	for {
-		s := b.state.Load()
-		if waitersOf(s) != 0 {
-			b.handOff()
-			return
-		}
-		if s&freeMask >= b.maxConcurrent {
-			b.misuse.Add(1)
-			return
-		}
-		if b.state.CompareAndSwap(s, s+1) {
-			return
-		}
+	// Nobody queued and the count not above MaxConcurrent: done.
+	if s := atomic.AddUint64(&b.state, 1); s&lowMask > b.releaseMax {
+		b.returned(s)
 	}
 }
 
-// handOff gives the released slot to the oldest waiter, or frees it if the
-// waiters have all left since Release looked.
+// returned finishes the return of a slot whose add left state s: it undoes a
+// surplus over MaxConcurrent, or hands free slots to waiters.
+func (b *Bulkhead) returned(s uint64) {
+	switch {
+	case freeOf(s) > int64(b.maxConcurrent): // more Releases than acquisitions
+		atomic.AddUint64(&b.state, minusOneFree)
+		b.misuse.Add(1)
+	case waitersOf(s) != 0 && freeOf(s) > 0:
+		b.handOff()
+	}
+}
+
+// handOff gives free slots to the oldest waiters while both exist. Several
+// returners may race here; whoever gets the lock first hands over every slot
+// that is free, the others find nothing left to do.
 func (b *Bulkhead) handOff() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	for {
-		s := b.state.Load()
-		if waitersOf(s) == 0 {
-			if s&freeMask >= b.maxConcurrent {
-				b.misuse.Add(1)
-				return
-			}
-			if b.state.CompareAndSwap(s, s+1) {
-				return
-			}
-			continue
+		// Waiters change only under mu, and no newcomer takes a slot while
+		// anybody waits, so the free slots seen here stay ours to give (a
+		// failed attempt may lower the count for an instant; it then gives
+		// the slot back and comes here itself).
+		s := atomic.LoadUint64(&b.state)
+		if waitersOf(s) == 0 || freeOf(s) <= 0 {
+			break
 		}
-		// Waiter count changes only under mu, and free slots stay zero while
-		// anybody waits, so this subtraction cannot race.
 		w := b.queue.popFront()
-		b.state.Add(minusOneWaiter)
+		atomic.AddUint64(&b.state, grantDelta)
 		w.ready <- struct{}{}
 		w.granted = true
-		return
 	}
+	b.mu.Unlock()
 }
 
 // Do runs fn while holding a slot: it acquires as Acquire does, calls fn with
@@ -380,13 +452,16 @@ type Stats struct {
 func (s Stats) Rejected() uint64 { return s.RejectedFull + s.RejectedTimeout + s.RejectedRate }
 
 // Stats returns a snapshot of the counters. It takes no lock. Admitted may
-// briefly lag by 2^16 while another goroutine is wrapping the packed
-// admission count (once every 65,536 admissions, for a few nanoseconds).
+// briefly lag by 2^16 while another goroutine is carrying the packed
+// admission count (once every 65,536 admissions, for a few nanoseconds), and
+// may briefly include an attempt that is about to give its slot back.
 func (b *Bulkhead) Stats() Stats {
-	s := b.state.Load()
-	free := s & freeMask
+	s := atomic.LoadUint64(&b.state)
+	// Between a failed attempt's two adds the free count reads low (even
+	// below zero); report the range a caller can see at rest.
+	free := min(max(freeOf(s), 0), int64(b.maxConcurrent))
 	return Stats{
-		InFlight:        int(b.maxConcurrent - free),
+		InFlight:        int(int64(b.maxConcurrent) - free),
 		Available:       int(free),
 		Waiting:         int(waitersOf(s)),
 		Admitted:        b.admittedHigh.Load() + s>>admitShift + b.admittedSlow.Load(),

@@ -3,6 +3,7 @@ package bulkhead
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -31,7 +32,7 @@ func TestInvalidConfig(t *testing.T) {
 	}{
 		{"zero MaxConcurrent", Config{}, "Config.MaxConcurrent 0"},
 		{"negative MaxConcurrent", Config{MaxConcurrent: -1}, "Config.MaxConcurrent -1"},
-		{"huge MaxConcurrent", Config{MaxConcurrent: 1 << 24}, "Config.MaxConcurrent 16777216 above 16777215"},
+		{"huge MaxConcurrent", Config{MaxConcurrent: 1 << 22}, "Config.MaxConcurrent 4194304 above 4194303"},
 		{"huge MaxWaiting", Config{MaxConcurrent: 1, MaxWaiting: 1 << 24}, "Config.MaxWaiting 16777216"},
 		{"negative MaxWaiting", Config{MaxConcurrent: 1, MaxWaiting: -2}, "Config.MaxWaiting -2"},
 		{"negative MaxWait", Config{MaxConcurrent: 1, MaxWait: -time.Second}, "Config.MaxWait -1s"},
@@ -177,7 +178,7 @@ func TestGiveUpAfterHandOffPassesSlotOn(t *testing.T) {
 	enqueue := func() *waiter {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		b.state.Add(oneWaiter)
+		atomic.AddUint64(&b.state, oneWaiter)
 		return b.queue.pushBack()
 	}
 	first, second := enqueue(), enqueue()
@@ -415,24 +416,138 @@ func TestRateLimitAlsoAppliesWithRateInf(t *testing.T) {
 }
 
 // The fast path counts admissions in 16 bits of the state word; the count
-// must survive wrapping, including across concurrent callers.
+// must survive wrapping, including across concurrent callers and failed
+// attempts that undo their count (MaxConcurrent 2 for 4 goroutines).
 func TestAdmittedCountWraps(t *testing.T) {
-	b := mustNew(t, Config{MaxConcurrent: 8})
+	for _, maxConcurrent := range []int{8, 2} {
+		t.Run(fmt.Sprint("MaxConcurrent=", maxConcurrent), func(t *testing.T) {
+			b := mustNew(t, Config{MaxConcurrent: maxConcurrent})
+			var admitted atomic.Uint64
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for range 50_000 {
+						if b.TryAcquire() {
+							admitted.Add(1)
+							b.Release()
+						} else {
+							runtime.Gosched()
+						}
+					}
+				})
+			}
+			wg.Wait()
+			s := b.Stats()
+			assert.Equal(t, admitted.Load(), s.Admitted)
+			assert.Equal(t, uint64(200_000), s.Admitted+s.RejectedFull)
+			assert.Greater(t, s.Admitted, uint64(1<<16), "the test must wrap the 16-bit count")
+			assert.Equal(t, maxConcurrent, s.Available)
+			assert.Zero(t, s.Misuse)
+		})
+	}
+}
+
+// TryAcquire's failed attempts lower the free count for an instant before
+// giving the slot back (see the state layout). Mixed with queued Acquires,
+// cancellations and Releases at the edge of the limit, that must never admit
+// more than MaxConcurrent, never strand a waiter while a slot is free, and
+// leave the counts exact.
+func TestTryAcquireRacesQueue(t *testing.T) {
+	const maxConcurrent = 2
+	b := mustNew(t, Config{MaxConcurrent: maxConcurrent, MaxWaiting: 1 << 20})
+	var inside, admitted, tried, cancelled atomic.Int64
+	hold := func() {
+		if n := inside.Add(1); n > maxConcurrent {
+			t.Errorf("%d in flight, want <= %d", n, maxConcurrent)
+		}
+		runtime.Gosched()
+		inside.Add(-1)
+		b.Release()
+	}
 	var wg sync.WaitGroup
-	for range 4 {
+	for g := range 16 {
 		wg.Go(func() {
-			for range 50_000 {
-				if b.TryAcquire() {
-					b.Release()
-				} else {
-					runtime.Gosched()
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for range 2000 {
+				switch rng.IntN(3) {
+				case 0:
+					tried.Add(1)
+					if b.TryAcquire() {
+						admitted.Add(1)
+						hold()
+					}
+				case 1:
+					require.NoError(t, b.Acquire(context.Background()))
+					admitted.Add(1)
+					hold()
+				default:
+					ctx, cancel := context.WithCancel(context.Background())
+					if rng.IntN(2) == 0 {
+						cancel()
+					} else {
+						go cancel()
+					}
+					if b.Acquire(ctx) == nil {
+						admitted.Add(1)
+						hold()
+					} else {
+						cancelled.Add(1)
+					}
+					cancel()
 				}
 			}
 		})
 	}
 	wg.Wait()
 	s := b.Stats()
-	assert.Equal(t, uint64(200_000), s.Admitted+s.RejectedFull)
-	assert.Greater(t, s.Admitted, uint64(1<<16), "the test must wrap the 16-bit count")
-	assert.Equal(t, 8, s.Available)
+	assert.Equal(t, 0, s.InFlight)
+	assert.Equal(t, maxConcurrent, s.Available)
+	assert.Equal(t, 0, s.Waiting)
+	assert.Zero(t, s.Misuse)
+	assert.Equal(t, uint64(admitted.Load()), s.Admitted)
+	assert.Positive(t, s.RejectedFull, "the test must make TryAcquire fail")
+	assert.LessOrEqual(t, s.RejectedFull, uint64(tried.Load()))
+	// The limit is intact: exactly maxConcurrent fit.
+	for range maxConcurrent {
+		require.True(t, b.TryAcquire())
+	}
+	assert.False(t, b.TryAcquire())
+}
+
+// Concurrent over-Releases are each undone and counted once, even while
+// other callers take and return slots, and leave the limit intact.
+func TestConcurrentMisuse(t *testing.T) {
+	const maxConcurrent = 3
+	b := mustNew(t, Config{MaxConcurrent: maxConcurrent, MaxWaiting: 64})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 2000 {
+				require.NoError(t, b.Acquire(context.Background()))
+				runtime.Gosched()
+				b.Release()
+			}
+		})
+	}
+	for range 4 {
+		wg.Go(func() {
+			for range 500 {
+				b.Release() // never acquired
+				runtime.Gosched()
+			}
+		})
+	}
+	wg.Wait()
+	s := b.Stats()
+	assert.Equal(t, maxConcurrent, s.Available)
+	assert.Equal(t, 0, s.Waiting)
+	assert.Equal(t, uint64(16000), s.Admitted)
+	// An over-Release that lands while a slot is held is indistinguishable
+	// from that holder's Release; the holder's own Release is then the one
+	// counted. Either way every surplus Release is counted exactly once.
+	assert.Equal(t, uint64(2000), s.Misuse)
+	for range maxConcurrent {
+		require.True(t, b.TryAcquire())
+	}
+	assert.False(t, b.TryAcquire())
 }

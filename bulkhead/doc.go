@@ -24,19 +24,27 @@
 // ErrFull, ErrTimeout or ErrRateLimited. A caller whose own context ends gets
 // ctx.Err(), which is not a rejection.
 //
-// Fairness and correctness of the queue: a Release with callers queued hands
-// its slot straight to the oldest one, and free slots are always zero while
-// anyone waits, so newcomers (TryAcquire included) can never overtake the
-// queue. A queued caller that gives up leaves the queue; if a slot was handed
-// to it in the same instant, it passes that slot on as a Release would, so
-// slots are never leaked. More Releases than acquisitions cannot inflate the
-// limit: the surplus is ignored and counted in Stats().Misuse.
+// Fairness and correctness of the queue: newcomers (TryAcquire included)
+// never take a slot while anyone is queued, and a Release with callers queued
+// hands its slot straight to the oldest one, so the queue cannot be
+// overtaken. A queued caller that gives up leaves the queue; if a slot was
+// handed to it in the same instant, it passes that slot on as a Release
+// would, so slots are never leaked. More Releases than acquisitions cannot
+// inflate the limit: the surplus is ignored and counted in Stats().Misuse.
 //
-// Cost: while nobody waits, TryAcquire and Release are one compare-and-swap
-// each on one atomic word that packs the free slots, the number of waiters and
-// the admission count; nothing allocates. The mutex and the queue are touched
-// only when the bulkhead is full (x/sync/semaphore takes a mutex on every
-// call). See bench/README.md for measured figures.
+// Cost: while nobody waits, TryAcquire and Release are one atomic add each
+// (LOCK XADD on amd64: it cannot fail and needs no prior load) on one word,
+// alone on its cache line, that packs the free slots, the number of waiters
+// and the admission count; nothing allocates, and no clock is read. A
+// TryAcquire that finds no slot gives it back with a second add, so for an
+// instant the free count reads one low; under contention at the very edge of
+// the limit a concurrent TryAcquire (or an Acquire that may not queue) may
+// then report full although a slot is being returned. Both re-check exactly
+// before rejecting, so this takes three callers racing at one instant; an
+// Acquire with room in the queue queues instead and is handed the slot. The mutex and the queue are touched only
+// when the bulkhead is full (x/sync/semaphore takes a mutex on every call).
+// MaxConcurrent is at most 2^22−1 so that the packed free count never
+// overflows its field. See bench/bulkhead/RESULTS.md for measured figures.
 //
 // # Adaptive limits
 //
