@@ -59,12 +59,16 @@ type Config[K comparable, V any] struct {
 	// from all missing at the same instant. 0 means no jitter.
 	TTLJitter float64
 
-	// Shards is the number of independently locked LRU shards, a power of
-	// two no larger than Capacity. 1 makes the whole cache one exact LRU.
-	// 0 picks 16×GOMAXPROCS rounded up to a power of two (measured in
-	// bench/cache: contention falls off by 16 shards per core), halved
-	// until every shard holds at least 256 entries, so that the sharded
-	// hit ratio stays within a point of an exact LRU (cache_test.go checks).
+	// Shards is the number of independently locked shards, a power of two
+	// no larger than Capacity. 1 makes the whole cache one exact LRU, whose
+	// every hit takes the shard's write lock to move its entry. With more
+	// than one shard, each shard runs CLOCK on its LRU list: a hit takes
+	// only a read lock and marks the entry, and eviction gives a marked
+	// entry a second chance (see the package doc); the Zipf hit ratio stays
+	// within a point of an exact LRU of the same capacity (cache_test.go,
+	// bench/cache). 0 picks 16×GOMAXPROCS rounded up to a power of two
+	// (measured in bench/cache: contention falls off by 16 shards per
+	// core), halved until every shard holds at least 256 entries.
 	Shards int
 
 	// StaleFor is the stale-while-revalidate window: for StaleFor after a
@@ -91,10 +95,11 @@ type Config[K comparable, V any] struct {
 }
 
 // Cache is a sharded LRU cache with TTLs and a singleflight GetOrLoad. All
-// methods are safe for concurrent use. Get hits take one shard mutex and do
-// not allocate. Expired entries are reclaimed lazily, when an operation
-// finds them; there is no janitor goroutine. The only goroutines a Cache
-// starts run loads, and Close cancels and waits for them.
+// methods are safe for concurrent use. Get hits take one shard's read lock
+// (with Shards: 1, its write lock) and do not allocate. Expired entries are
+// reclaimed lazily, when an operation finds them; there is no janitor
+// goroutine. The only goroutines a Cache starts run loads, and Close
+// cancels and waits for them.
 type Cache[K comparable, V any] struct {
 	shards []shard[K, V]
 	shift  uint // shard index = hash >> shift; 64 (giving 0) for one shard
@@ -148,7 +153,7 @@ func New[K comparable, V any](cfg Config[K, V]) (*Cache[K, V], error) {
 		if i < cfg.Capacity%n {
 			size++
 		}
-		c.shards[i].init(size)
+		c.shards[i].init(size, n == 1)
 	}
 	return c, nil
 }
@@ -202,16 +207,25 @@ func (c *Cache[K, V]) now() int64 {
 	return int64(time.Since(c.epoch)) + 1
 }
 
-// deadlines returns when a value stored at now stops being fresh and when it
-// may no longer be served even stale; 0, 0 when it never expires.
-func (c *Cache[K, V]) deadlines(now, ttl int64, jitter bool) (expires, dead int64) {
+// expiry returns when a value stored at now with ttl stops being fresh, 0
+// (never) for ttl <= 0; jitter shortens it by up to TTLJitter·ttl.
+func (c *Cache[K, V]) expiry(now, ttl int64, jitter bool) int64 {
 	if ttl <= 0 {
-		return 0, 0
+		return 0
 	}
 	if jitter && c.jitter > 0 {
 		ttl -= int64(c.jitter * c.rand() * float64(ttl))
 	}
-	return now + ttl, now + ttl + c.staleFor
+	return now + ttl
+}
+
+// deadline returns when e may no longer be served even stale, 0 = never:
+// StaleFor after a value expires, at once for a cached error.
+func (c *Cache[K, V]) deadline(e *entry[K, V]) int64 {
+	if e.expires == 0 || e.err != nil {
+		return e.expires
+	}
+	return e.expires + c.staleFor
 }
 
 // Get returns the fresh value stored for key. Stale values, cached load
@@ -219,46 +233,61 @@ func (c *Cache[K, V]) deadlines(now, ttl int64, jitter bool) (expires, dead int6
 // removed (OnEvict with EvictExpired). Get never blocks on a load.
 func (c *Cache[K, V]) Get(key K) (V, bool) {
 	s, h := c.shardFor(key)
-	s.mu.Lock()
+	if s.exact {
+		return c.getLocked(s, h, key)
+	}
+	s.mu.RLock()
 	i := s.find(h, key)
 	if i == 0 {
-		s.stats.misses++
-		s.mu.Unlock()
+		s.misses.Add(1)
+		s.mu.RUnlock()
 		var zero V
 		return zero, false
 	}
-	e := &s.entries[i]
-	if e.expires == 0 && e.err == nil {
-		// Fast path: no clock read for values without a TTL.
-		s.moveToFront(i)
-		s.stats.hits++
+	// A fresh hit needs only the read lock (CLOCK mode, see shard). No
+	// clock read for values without a TTL.
+	if e := &s.entries[i]; e.err == nil && (e.expires == 0 || c.now() < e.expires) {
 		v := e.value
-		s.mu.Unlock()
+		s.touch(i)
+		s.hits.Add(1)
+		s.mu.RUnlock()
 		return v, true
 	}
-	return c.getTimed(s, i)
+	s.mu.RUnlock()
+	return c.getLocked(s, h, key)
 }
 
-// getTimed finishes Get for an entry that has a deadline or holds an error.
-// s.mu is held on entry and released before returning.
-func (c *Cache[K, V]) getTimed(s *shard[K, V], i int32) (V, bool) {
+// getLocked is Get under the shard's write lock: for an exact LRU, whose
+// hits move the entry, and for entries that are not fresh, which may have
+// to be removed. The entry may have changed since Get looked.
+func (c *Cache[K, V]) getLocked(s *shard[K, V], h uint64, key K) (V, bool) {
 	var zero V
-	now := c.now()
+	s.mu.Lock()
+	i := s.find(h, key)
+	if i == 0 {
+		s.misses.Add(1)
+		s.mu.Unlock()
+		return zero, false
+	}
 	e := &s.entries[i]
-	if e.dead != 0 && now >= e.dead {
+	var now int64
+	if e.expires != 0 {
+		now = c.now()
+	}
+	if dead := c.deadline(e); dead != 0 && now >= dead {
 		ev := s.remove(i, EvictExpired)
-		s.stats.misses++
+		s.misses.Add(1)
 		s.mu.Unlock()
 		c.notify(ev)
 		return zero, false
 	}
 	if e.err != nil || (e.expires != 0 && now >= e.expires) {
-		s.stats.misses++
+		s.misses.Add(1)
 		s.mu.Unlock()
 		return zero, false
 	}
 	s.moveToFront(i)
-	s.stats.hits++
+	s.hits.Add(1)
 	v := e.value
 	s.mu.Unlock()
 	return v, true
@@ -268,28 +297,28 @@ func (c *Cache[K, V]) getTimed(s *shard[K, V], i int32) (V, bool) {
 // any previous entry (OnEvict with EvictReplaced) and evicting the shard's
 // least recently used entry if the shard is full (EvictCapacity).
 func (c *Cache[K, V]) Set(key K, value V) {
-	var expires, dead int64
+	var expires int64
 	if c.ttl > 0 {
-		expires, dead = c.deadlines(c.now(), c.ttl, true)
+		expires = c.expiry(c.now(), c.ttl, true)
 	}
-	c.store(key, value, nil, expires, dead, 0)
+	c.store(key, value, expires)
 }
 
 // SetTTL is Set with an explicit ttl for this entry, used exactly (no
 // jitter); ttl <= 0 stores a value that never expires. StaleFor still
 // applies after ttl.
 func (c *Cache[K, V]) SetTTL(key K, value V, ttl time.Duration) {
-	var expires, dead int64
+	var expires int64
 	if ttl > 0 {
-		expires, dead = c.deadlines(c.now(), int64(ttl), false)
+		expires = c.expiry(c.now(), int64(ttl), false)
 	}
-	c.store(key, value, nil, expires, dead, 0)
+	c.store(key, value, expires)
 }
 
-func (c *Cache[K, V]) store(key K, value V, err error, expires, dead, delta int64) {
+func (c *Cache[K, V]) store(key K, value V, expires int64) {
 	s, h := c.shardFor(key)
 	s.mu.Lock()
-	ev := s.put(h, key, value, err, expires, dead, delta)
+	ev := s.put(h, key, value, nil, expires, 0)
 	s.mu.Unlock()
 	c.notify(ev)
 }
@@ -332,9 +361,9 @@ func (c *Cache[K, V]) Len() int {
 	n := 0
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.Lock()
+		s.mu.RLock()
 		n += s.n
-		s.mu.Unlock()
+		s.mu.RUnlock()
 	}
 	return n
 }

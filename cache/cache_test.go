@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -423,4 +424,61 @@ func TestHasherKinds(t *testing.T) {
 	t.Run("struct", func(t *testing.T) {
 		check(t, 16_000, func(i int) uint64 { return hp.sum(pair{int32(i), 1}) })
 	})
+}
+
+// keysInShard returns n int keys that c places in shard 0.
+func keysInShard(c *Cache[int, int], n int) []int {
+	var keys []int
+	for k := 0; len(keys) < n; k++ {
+		if s, _ := c.shardFor(k); s == &c.shards[0] {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// With more than one shard a read-locked hit only marks its entry, and
+// eviction gives a marked tail entry a second chance (CLOCK).
+func TestShardedEvictionGivesSecondChance(t *testing.T) {
+	var evicted []int
+	c, err := New(Config[int, int]{Capacity: 8, Shards: 2, OnEvict: func(k, v int, r EvictReason) {
+		assert.Equal(t, EvictCapacity, r)
+		evicted = append(evicted, k)
+	}})
+	require.NoError(t, err)
+	k := keysInShard(c, 7)
+	for _, key := range k[:4] { // shard 0 holds 4: order k3 k2 k1 k0
+		c.Set(key, key)
+	}
+	_, ok := c.Get(k[0]) // marks k0, the tail
+	require.True(t, ok)
+	_, ok = c.Get(k[1])
+	require.True(t, ok)
+	c.Set(k[4], k[4]) // k0, k1 get a second chance; k2 goes
+	assert.Equal(t, []int{k[2]}, evicted)
+	c.Set(k[5], k[5]) // k3 goes
+	c.Set(k[6], k[6]) // k0 again unmarked: now it goes
+	assert.Equal(t, []int{k[2], k[3], k[0]}, evicted)
+}
+
+// A one-entry shard whose only entry is marked must still evict it.
+func TestShardedOneEntryShardEvictsMarked(t *testing.T) {
+	c, err := New(Config[int, int]{Capacity: 2, Shards: 2})
+	require.NoError(t, err)
+	k := keysInShard(c, 2)
+	c.Set(k[0], 1)
+	_, ok := c.Get(k[0])
+	require.True(t, ok)
+	c.Set(k[1], 2)
+	_, ok = c.Get(k[0])
+	assert.False(t, ok)
+	v, ok := c.Get(k[1])
+	assert.True(t, ok)
+	assert.Equal(t, 2, v)
+}
+
+// The read path touches one cache line per entry for 8-byte keys and
+// values (shard.go, entry).
+func TestEntryFitsCacheLine(t *testing.T) {
+	assert.Equal(t, uintptr(64), unsafe.Sizeof(entry[uint64, uint64]{}))
 }

@@ -33,8 +33,7 @@ func ExampleCache_GetOrLoad() {
 	defer c.Close()
 	var calls atomic.Int32
 	slowOrigin := func(ctx context.Context, key string) (string, error) {
-		calls.Add(1)
-		time.Sleep(10 * time.Millisecond)
+		calls.Add(1) // however the 100 callers interleave, this runs once
 		return "profile of " + key, nil
 	}
 	var wg sync.WaitGroup
@@ -55,12 +54,14 @@ func ExampleCache_GetOrLoad() {
 }
 
 // With StaleFor, a value past its TTL is still served at once while one
-// background load refreshes it.
+// background load refreshes it. (TestStaleWhileRevalidate runs this sequence
+// on testing/synctest's fake clock; an example cannot, so it has no Output
+// check and is only compiled.)
 func ExampleConfig_staleWhileRevalidate() {
 	c, err := cache.New(cache.Config[string, int]{
 		Capacity: 100,
-		TTL:      20 * time.Millisecond,
-		StaleFor: time.Minute,
+		TTL:      time.Minute,
+		StaleFor: 10 * time.Second,
 	})
 	if err != nil {
 		panic(err)
@@ -72,17 +73,9 @@ func ExampleConfig_staleWhileRevalidate() {
 	}
 	ctx := context.Background()
 	v, _ := c.GetOrLoad(ctx, "config", load)
-	fmt.Println("first:", v)
-	time.Sleep(30 * time.Millisecond) // past the TTL
+	fmt.Println("first:", v) // 1
+	// ... more than a minute later, within the next 10 s: the stale value
+	// comes back at once and one background load fetches version 2.
 	v, _ = c.GetOrLoad(ctx, "config", load)
-	fmt.Println("stale, served at once:", v)
-	for v == 1 { // the refresh runs in the background
-		time.Sleep(time.Millisecond)
-		v, _ = c.GetOrLoad(ctx, "config", load)
-	}
-	fmt.Println("refreshed:", v > 1, "refreshes:", c.Stats().Refreshes > 0)
-	// Output:
-	// first: 1
-	// stale, served at once: 1
-	// refreshed: true refreshes: true
+	fmt.Println("served at once:", v)
 }

@@ -69,12 +69,28 @@ type call[V any] struct {
 // A hit does not allocate. After Close a miss returns ErrClosed.
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, key K, load func(context.Context, K) (V, error)) (V, error) {
 	s, h := c.shardFor(key)
+	// As in Get, a fresh hit that needs no XFetch draw takes only the read
+	// lock, except in an exact LRU.
+	if !s.exact {
+		s.mu.RLock()
+		if i := s.find(h, key); i != 0 {
+			e := &s.entries[i]
+			if e.err == nil && (e.expires == 0 || (c.now() < e.expires && (c.beta == 0 || e.delta == 0))) {
+				v := e.value
+				s.touch(i)
+				s.hits.Add(1)
+				s.mu.RUnlock()
+				return v, nil
+			}
+		}
+		s.mu.RUnlock()
+	}
 	s.mu.Lock()
 	if i := s.find(h, key); i != 0 {
 		e := &s.entries[i]
 		if e.expires == 0 && e.err == nil {
 			s.moveToFront(i)
-			s.stats.hits++
+			s.hits.Add(1)
 			v := e.value
 			s.mu.Unlock()
 			return v, nil
@@ -92,15 +108,14 @@ func (c *Cache[K, V]) GetOrLoad(ctx context.Context, key K, load func(context.Co
 func (c *Cache[K, V]) loadTimed(ctx context.Context, s *shard[K, V], i int32, load func(context.Context, K) (V, error)) (v V, err error, hit bool) {
 	now := c.now()
 	e := &s.entries[i]
-	if e.dead != 0 && now >= e.dead {
-		h := e.hash
+	if dead := c.deadline(e); dead != 0 && now >= dead {
 		ev := s.remove(i, EvictExpired)
 		if ev.reason != 0 && c.onEvict != nil {
 			// OnEvict must run unlocked; re-lock and look the key up again.
 			s.mu.Unlock()
 			c.notify(ev)
 			s.mu.Lock()
-			if j := s.find(h, ev.key); j != 0 {
+			if j := s.find(c.hash.sum(ev.key), ev.key); j != 0 {
 				return c.loadTimed(ctx, s, j, load)
 			}
 		}
@@ -108,7 +123,7 @@ func (c *Cache[K, V]) loadTimed(ctx context.Context, s *shard[K, V], i int32, lo
 	}
 	key := e.key
 	s.moveToFront(i)
-	s.stats.hits++
+	s.hits.Add(1)
 	v, err = e.value, e.err
 	refresh := false
 	if err == nil && e.expires != 0 {
@@ -154,7 +169,7 @@ func (c *Cache[K, V]) refresh(ctx context.Context, s *shard[K, V], key K, load f
 // miss joins the load in flight for key or starts one, then waits.
 // s.mu is held on entry.
 func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error)) (V, error) {
-	s.stats.misses++
+	s.misses.Add(1)
 	if cl, ok := s.calls[key]; ok {
 		cl.waiters++
 		s.stats.sharedWaits++
@@ -251,8 +266,7 @@ func (c *Cache[K, V]) finish(s *shard[K, V], key K, cl *call[V], val V, err erro
 func (c *Cache[K, V]) publish(s *shard[K, V], key K, val V, err error, background bool, delta int64) eviction[K, V] {
 	h := c.hash.sum(key)
 	if err == nil {
-		expires, dead := c.deadlines(c.now(), c.ttl, true)
-		return s.put(h, key, val, nil, expires, dead, delta)
+		return s.put(h, key, val, nil, c.expiry(c.now(), c.ttl, true), delta)
 	}
 	s.stats.loadErrors++
 	var pe *PanicError
@@ -262,5 +276,5 @@ func (c *Cache[K, V]) publish(s *shard[K, V], key K, val V, err error, backgroun
 	}
 	now := c.now()
 	var zero V
-	return s.put(h, key, zero, err, now+c.errorTTL, now+c.errorTTL, delta)
+	return s.put(h, key, zero, err, now+c.errorTTL, delta)
 }

@@ -46,11 +46,11 @@ func (c *Cache[K, V]) Stats() Stats {
 	var st Stats
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.Lock()
+		s.mu.RLock()
 		p := s.stats
-		s.mu.Unlock()
-		st.Hits += p.hits
-		st.Misses += p.misses
+		s.mu.RUnlock()
+		st.Hits += s.hits.Load()
+		st.Misses += s.misses.Load()
 		st.Evictions.Capacity += p.evictions[EvictCapacity]
 		st.Evictions.Expired += p.evictions[EvictExpired]
 		st.Evictions.Deleted += p.evictions[EvictDeleted]

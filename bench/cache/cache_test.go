@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -240,4 +242,79 @@ func replay(b *testing.B, l lib, size int, t []uint64) float64 {
 		}
 	}
 	return float64(hits) / float64(len(t))
+}
+
+// ratioLibs are the libraries the interleaved benchmarks compare; ratios
+// are bulwark's time over each peer's.
+var ratioLibs = []string{"bulwark", "golang-lru", "otter"}
+
+// BenchmarkCacheGetRatio and BenchmarkCacheSetRatio measure the same
+// operations as CacheGet and CacheSet, but interleaved: each b.Loop
+// iteration is one round that runs a short batch (GOMAXPROCS goroutines,
+// 4,096 operations each) on every library in turn. On a machine shared with
+// other jobs a load burst then hits all libraries alike, instead of the
+// few consecutive runs of one library, so per-round ratios are far steadier
+// than ratios of separate benchmarks. Reported: the median per-round time
+// per operation of each library (<lib>-ns/op) and the median per-round ratio
+// (bulwark÷<peer>). The benchmark's own sec/op is the time of a round, and
+// its allocations are the batch goroutines', so neither is reported.
+func BenchmarkCacheGetRatio(b *testing.B) { ratioBench(b, false) }
+
+func BenchmarkCacheSetRatio(b *testing.B) { ratioBench(b, true) }
+
+func ratioBench(b *testing.B, set bool) {
+	const batch = 4096
+	procs := runtime.GOMAXPROCS(0)
+	keys := benchKeys()
+	stores := make([]store, len(ratioLibs))
+	for i, name := range ratioLibs {
+		for _, l := range libs {
+			if l.name == name {
+				stores[i] = filled(b, l)
+			}
+		}
+	}
+	times := make([][]float64, len(stores))
+	b.ResetTimer()
+	round := 0
+	for b.Loop() {
+		for i, s := range stores {
+			var wg sync.WaitGroup
+			start := time.Now()
+			for g := range procs {
+				wg.Go(func() {
+					k := (round*7919 + g*4099) & (traceLen - 1)
+					for range batch {
+						key := keys[k&(traceLen-1)]
+						if set {
+							s.Set(key, key)
+						} else {
+							s.Get(key)
+						}
+						k++
+					}
+				})
+			}
+			wg.Wait()
+			times[i] = append(times[i], float64(time.Since(start).Nanoseconds())/float64(batch*procs))
+		}
+		round++
+	}
+	for i, name := range ratioLibs {
+		b.ReportMetric(median(times[i]), name+"-ns/op")
+		if i == 0 {
+			continue
+		}
+		ratios := make([]float64, len(times[0]))
+		for r := range ratios {
+			ratios[r] = times[0][r] / times[i][r]
+		}
+		b.ReportMetric(median(ratios), "bulwark÷"+name)
+	}
+}
+
+func median(x []float64) float64 {
+	x = slices.Clone(x)
+	slices.Sort(x)
+	return x[len(x)/2]
 }
