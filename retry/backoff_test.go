@@ -151,3 +151,43 @@ func TestFullJitterDelayWithinCeiling(t *testing.T) {
 		}
 	}
 }
+
+func TestDrawSource(t *testing.T) {
+	// The live generator Delay uses (not the seeded one above): full-jitter
+	// delays stay in [0, ceiling] and their mean is within 5% of half the
+	// ceiling over 10,000 draws; concurrent draws are distinct.
+	e := Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second}
+	for _, attempt := range []int{1, 4, 8} {
+		ceil := e.ceiling(attempt)
+		var sum float64
+		for range draws {
+			d := e.Delay(attempt, 0)
+			require.GreaterOrEqual(t, d, time.Duration(0))
+			require.LessOrEqual(t, d, ceil)
+			sum += float64(d)
+		}
+		assert.InEpsilon(t, float64(ceil)/2, sum/draws, 0.05, "attempt %d", attempt)
+	}
+
+	const workers, per = 4, 1000
+	out := make([][]uint64, workers)
+	done := make(chan int)
+	for w := range workers {
+		go func() {
+			for range per {
+				out[w] = append(out[w], draw())
+			}
+			done <- w
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	seen := make(map[uint64]bool, workers*per)
+	for _, o := range out {
+		for _, u := range o {
+			require.False(t, seen[u], "draw repeated %#x", u)
+			seen[u] = true
+		}
+	}
+}

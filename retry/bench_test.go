@@ -33,6 +33,18 @@ func BenchmarkDelay(b *testing.B) {
 			sink = prev
 		})
 	}
+	b.Run("full-parallel", func(b *testing.B) {
+		// Every P draws from the one package-wide generator at once.
+		e := retry.Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var prev time.Duration
+			for i := 0; pb.Next(); i++ {
+				prev = e.Delay(i%10+1, prev)
+			}
+			_ = prev
+		})
+	})
 }
 
 func BenchmarkDo(b *testing.B) {

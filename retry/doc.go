@@ -55,7 +55,12 @@
 // mutable state (which would need a lock, or one Backoff per call and an
 // allocation), Backoff.Delay takes the previous delay as an argument and the
 // retry loop keeps it on its stack. One Backoff value therefore serves every
-// concurrent call, and Delay takes no lock and allocates nothing.
+// concurrent call, and Delay takes no lock and allocates nothing. The random
+// draws come from one package-wide wyrand generator (a Weyl sequence advanced
+// by an atomic add, mixed by a 64×64→128 multiply), seeded at start-up from
+// the runtime's OS-seeded source so that separate processes jitter apart; it
+// costs about half of math/rand/v2's rand.Uint64. It is for spreading
+// retries, not for secrets.
 //
 // # Budget
 //
@@ -84,7 +89,9 @@
 // its forms (RFC 9110 §10.2.3) capped at the Backoff's Cap (cf.
 // go-retryablehttp issues 247 and 295), drains (up to 64 KiB) and closes
 // every response it discards, and returns the last response unchanged when
-// attempts run out.
+// attempts run out. WithAttemptTimeout gives each attempt its own deadline
+// (covering the body read until Close); an attempt that runs out of it is
+// retried like a transport error.
 //
 // Every exported type is safe for concurrent use.
 package retry

@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,9 +16,10 @@ const drainLimit = 64 << 10
 // Transport is an http.RoundTripper that retries idempotent requests with a
 // Retrier. Create it with NewTransport. It is safe for concurrent use.
 type Transport struct {
-	next     http.RoundTripper
-	retrier  *Retrier
-	statuses map[int]bool
+	next           http.RoundTripper
+	retrier        *Retrier
+	statuses       map[int]bool
+	attemptTimeout time.Duration
 }
 
 // TransportOption configures a Transport.
@@ -32,6 +34,29 @@ func RetryStatuses(codes ...int) TransportOption {
 			t.statuses[c] = true
 		}
 	}
+}
+
+// ErrAttemptTimeout marks the error of an attempt that ran out of the time
+// WithAttemptTimeout gives it. Such an error also matches
+// context.DeadlineExceeded, yet it is retried by default: only the caller's
+// own context ending stops the loop.
+var ErrAttemptTimeout = errors.New("retry: attempt timed out")
+
+// WithAttemptTimeout gives each attempt its own deadline, d after the attempt
+// starts (and never later than the caller's). The deadline covers the whole
+// exchange, reading the response body included, until the body is closed or
+// read to its end, as http.Client.Timeout does for a whole request. An
+// attempt that runs out of time fails with an error matching
+// ErrAttemptTimeout, which is retried like any transport error; a response
+// that returned in time but whose body is read too slowly fails that read
+// with the context error instead (the response is already the caller's).
+//
+// The deadline also applies to a request that is sent only once (POST
+// without Idempotency-Key, a body without GetBody). d = 0 (the default) sets
+// no per-attempt deadline. A negative d is an error:
+// every RoundTrip then fails with an error naming the value.
+func WithAttemptTimeout(d time.Duration) TransportOption {
+	return func(t *Transport) { t.attemptTimeout = d }
 }
 
 // NewTransport returns a Transport that sends requests through next (nil
@@ -80,23 +105,31 @@ func (e *StatusError) Error() string {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.attemptTimeout < 0 {
+		if req.Body != nil {
+			_ = req.Body.Close() // the RoundTripper contract, even on error
+		}
+		return nil, fmt.Errorf("retry: WithAttemptTimeout %v must be >= 0", t.attemptTimeout)
+	}
 	if !t.retriable(req) {
+		if t.attemptTimeout > 0 {
+			return t.send(req.Context(), req, req.Body)
+		}
 		return t.next.RoundTrip(req)
 	}
 	ctx := req.Context()
 	var last *http.Response
 	first := true
 	attempt := func() error {
-		out := req.Clone(ctx)
+		body := req.Body
 		if !first && req.Body != nil && req.Body != http.NoBody {
-			body, err := req.GetBody()
-			if err != nil {
+			var err error
+			if body, err = req.GetBody(); err != nil {
 				return Permanent(fmt.Errorf("retry: GetBody: %w", err))
 			}
-			out.Body = body
 		}
 		first = false
-		resp, err := t.next.RoundTrip(out)
+		resp, err := t.send(ctx, req, body)
 		if err != nil {
 			return err
 		}
@@ -132,6 +165,55 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return last, nil
 	}
 	return nil, err
+}
+
+// send sends one attempt through next: a clone of req with body, under the
+// per-attempt deadline if one is set.
+func (t *Transport) send(ctx context.Context, req *http.Request, body io.ReadCloser) (*http.Response, error) {
+	if t.attemptTimeout <= 0 {
+		out := req.Clone(ctx)
+		out.Body = body
+		return t.next.RoundTrip(out)
+	}
+	actx, cancel := context.WithTimeout(ctx, t.attemptTimeout)
+	out := req.Clone(actx)
+	out.Body = body
+	resp, err := t.next.RoundTrip(out)
+	if err != nil {
+		timedOut := ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded)
+		cancel()
+		if timedOut {
+			return nil, fmt.Errorf("%w after %v: %w", ErrAttemptTimeout, t.attemptTimeout, err)
+		}
+		return nil, err
+	}
+	if resp.Body == nil {
+		cancel()
+		return resp, nil
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelBody ends an attempt's context when its body is closed or read to
+// its end, so the attempt deadline covers reading the body.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.cancel()
+	}
+	return n, err
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 func (t *Transport) retriable(req *http.Request) bool {

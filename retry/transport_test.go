@@ -320,3 +320,126 @@ func TestTransportCustomStatuses(t *testing.T) {
 		assert.Len(t, f.reqs, 2)
 	})
 }
+
+// blockingBody is a response body whose Read blocks until ctx ends.
+type blockingBody struct {
+	ctx    context.Context
+	closed *atomic.Int32
+}
+
+func (b blockingBody) Read([]byte) (int, error) {
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+func (b blockingBody) Close() error {
+	b.closed.Add(1)
+	return nil
+}
+
+func TestTransportAttemptTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{}
+		var attemptCtxs []context.Context
+		hang := func(req *http.Request) (*http.Response, error) {
+			attemptCtxs = append(attemptCtxs, req.Context())
+			<-req.Context().Done() // a server that never answers
+			return nil, req.Context().Err()
+		}
+		ok := func(req *http.Request) (*http.Response, error) {
+			attemptCtxs = append(attemptCtxs, req.Context())
+			body := trackedBody{io.NopCloser(strings.NewReader("ok")), &f.closed}
+			return &http.Response{StatusCode: 200, Body: body, Request: req}, nil
+		}
+		f.resps = append(f.resps, hang, hang, ok)
+		var seen []error
+		r := mustNew(t, retry.Config{MaxAttempts: 5, Backoff: retry.Constant(time.Second),
+			OnRetry: func(a retry.Attempt) { seen = append(seen, a.Err) }})
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
+		require.NoError(t, err)
+		start := time.Now()
+		resp, err := retry.NewTransport(f, r, retry.WithAttemptTimeout(10*time.Second)).RoundTrip(req)
+		require.NoError(t, err)
+		assert.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, 2*10*time.Second+2*time.Second, time.Since(start), "two timed-out attempts and two waits")
+		require.Len(t, seen, 2)
+		for _, e := range seen {
+			assert.ErrorIs(t, e, retry.ErrAttemptTimeout)
+			assert.ErrorIs(t, e, context.DeadlineExceeded)
+		}
+		require.Len(t, attemptCtxs, 3)
+		dl, ok2 := attemptCtxs[2].Deadline()
+		require.True(t, ok2, "each attempt has its own deadline")
+		assert.Equal(t, start.Add(22*time.Second+10*time.Second), dl)
+
+		// The deadline still covers reading the body, until Close.
+		require.NoError(t, attemptCtxs[2].Err())
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Equal(t, "ok", string(body))
+		require.NoError(t, resp.Body.Close())
+		assert.ErrorIs(t, attemptCtxs[2].Err(), context.Canceled, "Close releases the attempt's context")
+		assert.Equal(t, int32(1), f.closed.Load())
+		assert.NoError(t, t.Context().Err(), "the caller's ctx is untouched")
+	})
+}
+
+func TestTransportAttemptTimeoutCoversBodyRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{}
+		var closed atomic.Int32
+		f.resps = append(f.resps, func(req *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Body: blockingBody{req.Context(), &closed}, Request: req}, nil
+		})
+		r := mustNew(t, retry.Config{Backoff: retry.Constant(time.Second)})
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
+		require.NoError(t, err)
+		start := time.Now()
+		resp, err := retry.NewTransport(f, r, retry.WithAttemptTimeout(5*time.Second)).RoundTrip(req)
+		require.NoError(t, err)
+		_, err = io.ReadAll(resp.Body)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "a stalled body read ends at the attempt deadline")
+		assert.Equal(t, 5*time.Second, time.Since(start))
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, int32(1), closed.Load())
+		assert.Len(t, f.reqs, 1, "a response already handed over is not retried")
+	})
+}
+
+func TestTransportAttemptTimeoutCallerContextWins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{}
+		f.resps = append(f.resps, func(req *http.Request) (*http.Response, error) {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		})
+		r := mustNew(t, retry.Config{MaxAttempts: 10, Backoff: retry.Constant(time.Second)})
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.test/", nil)
+		require.NoError(t, err)
+		resp, err := retry.NewTransport(f, r, retry.WithAttemptTimeout(time.Minute)).RoundTrip(req)
+		assert.Nil(t, resp)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.NotErrorIs(t, err, retry.ErrAttemptTimeout, "the caller's deadline, not the attempt's")
+		assert.Len(t, f.reqs, 1)
+	})
+}
+
+func TestTransportAttemptTimeoutInvalid(t *testing.T) {
+	var calls atomic.Int32
+	next := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		calls.Add(1)
+		return nil, errors.New("unreachable")
+	})
+	req, err := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	require.NoError(t, err)
+	_, err = retry.NewTransport(next, nil, retry.WithAttemptTimeout(-time.Second)).RoundTrip(req)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "WithAttemptTimeout -1s")
+	assert.Zero(t, calls.Load())
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
