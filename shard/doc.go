@@ -45,6 +45,9 @@
 // a key in every process, on every machine and in every release, because the
 // answer decides where data lives. Hashing routers depend only on the set of
 // members, not on the order given (Jump is the exception: it routes to slots).
+// Rendezvous's score changed once before that promise took effect (to
+// Hash(k)·(Hash(m)|1), see Rendezvous); its placement is pinned by
+// known-answer tests from this release on, like the others'.
 //
 // # References
 //
@@ -58,8 +61,10 @@
 //   - §3: Mirrokni, Thorup & Zadimoghaddam, "Consistent Hashing with Bounded
 //     Loads", SODA 2018 (bound ceil(c·m/n), c = 1.25).
 //   - §4: Thaler & Ravishankar, IEEE/ACM ToN 1998 (rendezvous);
-//     Schindelhauer & Schomaker, SPAA 2005 (weighted score −w/ln h); Karger et
-//     al., STOC 1997 (ring), with the virtual-node spread √((n−1)/(nV+1)).
+//     Schindelhauer & Schomaker, SPAA 2005 (weighted score −w/ln h);
+//     Dietzfelbinger, Hagerup, Katajainen & Penttonen, J. Algorithms 1997
+//     (multiply-shift hashing, the per-member score); Karger et al., STOC 1997
+//     (ring), with the virtual-node spread √((n−1)/(nV+1)).
 //
 // # Concurrency
 //

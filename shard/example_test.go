@@ -64,7 +64,7 @@ func ExampleNewRendezvous() {
 	})
 	fmt.Println(hrw.Locate("tenant-7"), hrw.LocateN("tenant-7", 3))
 	// Output:
-	// east [east west north]
+	// east [east north west]
 }
 
 func ExampleRange_Split() {

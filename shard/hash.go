@@ -53,14 +53,6 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// foldedMul multiplies to 128 bits and folds the halves together: one MUL
-// instruction that mixes every input bit into every output bit (the "mum"
-// step of wyhash and foldhash). Rendezvous uses it to score a key per member.
-func foldedMul(x, y uint64) uint64 {
-	hi, lo := bits.Mul64(x, y)
-	return hi ^ lo
-}
-
 // reduce maps h uniformly onto [0, n) with a multiply and a shift instead of a
 // division (Lemire, "A fast alternative to the modulo reduction", 2016).
 func reduce(h uint64, n uint64) uint64 {
