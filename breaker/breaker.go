@@ -34,6 +34,28 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
+// MarshalText returns the String form, so that encoding/json and expvar
+// show "closed", "open" or "half-open" rather than a number. A value other
+// than the three states is an error.
+func (s State) MarshalText() ([]byte, error) {
+	if s > HalfOpen {
+		return nil, fmt.Errorf("breaker: cannot marshal State(%d)", uint8(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText parses the String form of a state, so that a marshalled
+// Stats decodes back.
+func (s *State) UnmarshalText(text []byte) error {
+	for _, v := range []State{Closed, Open, HalfOpen} {
+		if string(text) == v.String() {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("breaker: unknown State %q", text)
+}
+
 // ErrOpen is matched (errors.Is) by every rejection of a Breaker, a Throttle
 // and a Transport.
 var ErrOpen = errors.New("breaker: open")
@@ -69,9 +91,10 @@ func stateOf(word uint64) State { return State(word & stateMask) }
 
 // Breaker is a circuit breaker. It is safe for concurrent use.
 //
-// In Closed, Allow and Permit.Done take no lock and, for a count window
-// without SlowCall, read no clock: a success is one atomic add on a striped
-// counter. Failures, slow calls, probes and transitions take b.mu.
+// In Closed, Allow and Permit.Done take no lock and, without SlowCall, read
+// no clock: a success is one atomic load and one atomic add on a striped
+// counter, in a count or a time window. Failures, slow calls, probes,
+// bucket rotations and transitions take b.mu.
 type Breaker struct {
 	cfg      Config
 	epoch    time.Time // monotonic origin of every int64 timestamp below
@@ -79,16 +102,15 @@ type Breaker struct {
 	slowCall int64 // cfg.SlowCall in ns; 0 = off
 
 	state atomic.Uint64 // State | generation<<stateBits; written under mu
-	// watch makes successes take the locked path: set while the window holds
-	// failures but fewer than MinCalls outcomes, when a success can trip.
-	watch atomic.Bool
+	// flags sends closed-state successes off the one-atomic-add path when
+	// set; written under mu. See watchBit and bucketEndedBit.
+	flags atomic.Uint32
 	// bucketEnd is when the current bucket of a time window ends (ns since
-	// epoch); written under mu. Comparing with it spares the hot path a
-	// division.
+	// epoch); written under mu.
 	bucketEnd atomic.Int64
+	timerFor  int64 // the bucketEnd the latest bucket timer was armed for; guarded by mu
 	// plainSuccess: a nil error is a Success with no slow-call check
-	// (default Classify, no SlowCall); it needs no lock, and no clock in a
-	// count window.
+	// (default Classify, no SlowCall); it needs no lock and no clock.
 	plainSuccess bool
 
 	successes                         stripedCounter
@@ -105,6 +127,17 @@ type Breaker struct {
 	probeOK  int      // successful probes this HalfOpen; guarded by mu
 	notes    notifier // guarded by mu
 }
+
+const (
+	// watchBit is set while the window holds failures but fewer than
+	// MinCalls outcomes: then a success can trip the breaker, so it takes
+	// the locked path to be evaluated.
+	watchBit uint32 = 1 << iota
+	// bucketEndedBit is set (by the bucket timer) once the current bucket of
+	// a time window has ended: the next outcome rotates the window before it
+	// is counted. The timer spares the hot path a clock read per call.
+	bucketEndedBit
+)
 
 // probe is an admitted, not yet completed HalfOpen call.
 type probe struct {
@@ -128,9 +161,61 @@ func newBreaker(c Config) *Breaker {
 	b.plainSuccess = c.Classify == nil && c.SlowCall == 0
 	b.successes.init()
 	b.win.init(c)
-	b.win.reset(b.total(), b.now())
-	b.bucketEnd.Store((b.win.bucketNum + 1) * b.win.width)
+	now := b.now()
+	b.win.reset(b.total(), now)
+	b.setBucketEndLocked(now) // b is not shared yet
 	return b
+}
+
+// setBucketEndLocked publishes the end of the window's current bucket and,
+// for a time window, clears bucketEndedBit and arms a timer that sets it
+// when the bucket ends. Call it whenever the window moves to a new bucket.
+//
+// The timer is how the closed-state hot path of a time window avoids a
+// clock read per call (one read costs more than the rest of the path): a
+// success is counted in the current bucket unless the bit is set. The
+// price is the timer's delivery latency: a success that lands between the
+// bucket's end and the timer's callback is counted in the ending bucket, so
+// it leaves the window that much early. One timer per bucket per breaker
+// (at most one allocation per Buckets-th of WindowTime); a pending timer
+// keeps the breaker reachable until it fires, at most one bucket later.
+func (b *Breaker) setBucketEndLocked(now int64) {
+	end := (b.win.bucketNum + 1) * b.win.width
+	b.bucketEnd.Store(end)
+	if !b.timeWin {
+		return
+	}
+	if b.flags.Load()&bucketEndedBit != 0 {
+		b.flags.And(^bucketEndedBit)
+	}
+	if end != b.timerFor {
+		b.timerFor = end
+		time.AfterFunc(time.Duration(end-now), b.bucketTimer)
+	}
+}
+
+// bucketTimer runs when a bucket should have ended. It takes the lock so
+// that it cannot set the bit for a bucket that a concurrent rotation has
+// already replaced; a timer armed for an earlier bucket finds the current
+// one still running and does nothing.
+func (b *Breaker) bucketTimer() {
+	b.mu.Lock()
+	if b.now() >= b.bucketEnd.Load() {
+		b.flags.Or(bucketEndedBit)
+	}
+	b.mu.Unlock()
+}
+
+// setWatchLocked sets or clears watchBit. It writes only on a change, so
+// that failures do not keep invalidating the cache line every hot-path
+// call reads.
+func (b *Breaker) setWatchLocked(on bool) {
+	switch was := b.flags.Load()&watchBit != 0; {
+	case on && !was:
+		b.flags.Or(watchBit)
+	case !on && was:
+		b.flags.And(^watchBit)
+	}
 }
 
 // Name returns Config.Name.
@@ -233,30 +318,41 @@ func (b *Breaker) reclaimLocked(now int64) {
 // never blocks on I/O. Done on the zero Permit does nothing.
 func (p Permit) Done(err error) {
 	b := p.b
-	if b == nil {
+	if b != nil && err == nil && b.plainSuccess && stateOf(p.word) == Closed {
+		if b.flags.Load() != 0 {
+			b.closedSuccessSlow(p.word)
+			return
+		}
+		b.successes.add()
 		return
 	}
-	if err == nil && b.plainSuccess && stateOf(p.word) == Closed {
-		b.closedSuccess(p)
-		return
-	}
-	b.record(p, b.classify(err))
+	p.done(err)
 }
 
-// closedSuccess records a plain success admitted in Closed.
-func (b *Breaker) closedSuccess(p Permit) {
+// done is Done for everything but a plain success admitted in Closed.
+func (p Permit) done(err error) {
+	if p.b != nil {
+		p.b.record(p, p.b.classify(err))
+	}
+}
+
+// A plain success (default Classify, no SlowCall) admitted in Closed is one
+// atomic load of flags and one atomic add on the caller's stripe: no lock,
+// no clock, in a count or a time window. Do and Done make that add
+// themselves (written out, as the inliner will not take a helper holding it
+// and a call) and call closedSuccessSlow when flags is set: the current
+// bucket of a time window has ended, or a success can trip the breaker.
+//
+// closedSuccessSlow reads the clock, in a time window, to see whether the
+// current bucket has ended; if so the outcome rotates the window under the
+// lock. word is the state word at admission.
+func (b *Breaker) closedSuccessSlow(word uint64) {
 	if b.timeWin && b.now() >= b.bucketEnd.Load() {
-		b.recordSlow(p, Success) // first outcome of a new bucket rotates the window
+		b.recordSlow(Permit{b: b, word: word}, Success)
 		return
 	}
-	b.addSuccess()
-}
-
-// addSuccess is the closed-state hot path of a count window: one atomic add
-// on the caller's stripe, no lock, no clock.
-func (b *Breaker) addSuccess() {
 	b.successes.add()
-	if b.watch.Load() {
+	if b.flags.Load()&watchBit != 0 {
 		b.evaluateNow()
 	}
 }
@@ -276,20 +372,26 @@ func (b *Breaker) classify(err error) Outcome {
 }
 
 // record records a classified outcome. A success in Closed that was not slow
-// stays lock-free; a time window (or SlowCall) reads the clock once.
+// stays lock-free; with SlowCall it reads the clock once.
 func (b *Breaker) record(p Permit, o Outcome) {
 	if o != Success || stateOf(p.word) != Closed {
 		b.recordSlow(p, o)
 		return
 	}
-	if b.timeWin || b.slowCall > 0 {
+	if b.slowCall > 0 {
 		now := b.now()
-		if now-p.start >= b.slowCall && b.slowCall > 0 || now >= b.bucketEnd.Load() {
+		if now-p.start >= b.slowCall || b.timeWin && now >= b.bucketEnd.Load() {
 			b.recordSlow(p, o) // a slow call, or the first outcome of a new bucket
 			return
 		}
+	} else if b.flags.Load() != 0 {
+		b.closedSuccessSlow(p.word)
+		return
 	}
-	b.addSuccess()
+	b.successes.add()
+	if b.flags.Load()&watchBit != 0 {
+		b.evaluateNow()
+	}
 }
 
 // recordSlow records failures, slow calls, probes, stale permits and the
@@ -307,6 +409,7 @@ func (b *Breaker) recordSlow(p Permit, o Outcome) {
 	b.mu.Lock()
 	if b.timeWin {
 		b.win.rotate(now, b.total())
+		b.setBucketEndLocked(now)
 	}
 	if o == Success {
 		b.successes.add()
@@ -333,8 +436,8 @@ func (b *Breaker) evaluateLocked(now int64) {
 		return
 	}
 	calls, fails, slows := b.win.counts(b.total(), now)
-	b.bucketEnd.Store((b.win.bucketNum + 1) * b.win.width)
-	b.watch.Store(calls < int64(b.cfg.MinCalls) && fails+slows > 0)
+	b.setBucketEndLocked(now)
+	b.setWatchLocked(calls < int64(b.cfg.MinCalls) && fails+slows > 0)
 	if calls == 0 || calls < int64(b.cfg.MinCalls) {
 		return
 	}
@@ -392,8 +495,8 @@ func (b *Breaker) closeLocked(now int64) {
 	b.reTrips = 0
 	b.openUntil.Store(0)
 	b.win.reset(b.total(), now)
-	b.bucketEnd.Store((b.win.bucketNum + 1) * b.win.width)
-	b.watch.Store(false)
+	b.setBucketEndLocked(now)
+	b.setWatchLocked(false)
 	b.setStateLocked(Closed)
 }
 
@@ -446,10 +549,11 @@ func (b *Breaker) Reset() {
 	if stateOf(b.state.Load()) != Closed {
 		b.closeLocked(b.now())
 	} else {
+		now := b.now()
 		b.reTrips = 0
-		b.win.reset(b.total(), b.now())
-		b.bucketEnd.Store((b.win.bucketNum + 1) * b.win.width)
-		b.watch.Store(false)
+		b.win.reset(b.total(), now)
+		b.setBucketEndLocked(now)
+		b.setWatchLocked(false)
 	}
 	b.unlockAndNotify()
 }
@@ -521,13 +625,16 @@ func (b *Breaker) Do(ctx context.Context, fn func(context.Context) error) error 
 		return b.doSlow(ctx, w, fn)
 	}
 	// Closed: Allow and Done inlined, as their fast paths.
-	err := fn(ctx)
-	if err == nil {
-		b.closedSuccess(Permit{b: b, word: w})
+	if err := fn(ctx); err != nil {
+		b.record(Permit{b: b, word: w}, b.outcome(ctx, err))
+		return err
+	}
+	if b.flags.Load() != 0 {
+		b.closedSuccessSlow(w)
 		return nil
 	}
-	b.record(Permit{b: b, word: w}, b.outcome(ctx, err))
-	return err
+	b.successes.add()
+	return nil
 }
 
 // doSlow is Do for every case but a Closed breaker with default

@@ -2,6 +2,7 @@ package breaker_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"testing/synctest"
@@ -136,6 +137,15 @@ func TestStateMachineSteps(t *testing.T) {
 		{"time window keeps the oldest bucket until it expires", breaker.Config{WindowTime: 10 * time.Second, MinCalls: 3}, []step{
 			{0, "fail", C}, {9999 * time.Millisecond, "ok", C}, {0, "fail", O}, // 2/3
 		}},
+		{"time window slow calls trip at SlowRate", breaker.Config{WindowTime: 10 * time.Second, MinCalls: 3, SlowCall: slowCall, SlowRate: 0.5}, []step{
+			{0, "ok", C}, {0, "slow", C}, {0, "ok", C}, // 1/3
+			{0, "slow", O}, // 2/4
+		}},
+		{"time window half-open failure re-opens, success closes with a fresh window", breaker.Config{WindowTime: 10 * time.Second, MinCalls: 2, OpenFor: time.Second}, []step{
+			{0, "fail", C}, {0, "fail", O}, {time.Second, "fail", O}, {time.Second, "ok", C},
+			{0, "ok", C}, {0, "ok", C}, {0, "fail", C}, // 1/3: the old failures are gone
+			{0, "fail", O}, // 2/4
+		}},
 		{"manual trip and reset", count4, []step{
 			{0, "trip", O}, {0, "reject", O}, {0, "reset", C}, {0, "ok", C}, {0, "trip", O}, {0, "trip", O},
 			{time.Second, "ok", C},
@@ -147,4 +157,57 @@ func TestStateMachineSteps(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { runSteps(t, tc.cfg, tc.steps) })
 	}
+}
+
+func TestStateText(t *testing.T) {
+	for _, s := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen} {
+		text, err := s.MarshalText()
+		require.NoError(t, err)
+		require.Equal(t, s.String(), string(text))
+		var back breaker.State
+		require.NoError(t, back.UnmarshalText(text))
+		require.Equal(t, s, back)
+	}
+	_, err := breaker.State(9).MarshalText()
+	require.ErrorContains(t, err, "State(9)")
+	var s breaker.State
+	require.ErrorContains(t, s.UnmarshalText([]byte("ajar")), `"ajar"`)
+
+	// What expvar and encoding/json show for a Stats snapshot.
+	b, err := breaker.New(breaker.Config{})
+	require.NoError(t, err)
+	b.Trip()
+	raw, err := json.Marshal(b.Stats())
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `"State":"open"`)
+	var got breaker.Stats
+	require.NoError(t, json.Unmarshal(raw, &got))
+	require.Equal(t, breaker.Open, got.State)
+	require.Equal(t, uint64(1), got.Trips)
+	raw, err = json.Marshal(map[string]breaker.State{"s": breaker.HalfOpen})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"s":"half-open"}`, string(raw))
+}
+
+func TestShadowCountsWouldBeRejections(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var changes []string
+		b, err := breaker.New(breaker.Config{WindowSize: 2, MinCalls: 2, OpenFor: time.Second, Shadow: true,
+			OnStateChange: func(_ string, from, to breaker.State) { changes = append(changes, from.String()+"→"+to.String()) }})
+		require.NoError(t, err)
+		record(b, 2, errBoom) // trips
+		for range 3 {
+			err := b.Do(context.Background(), func(context.Context) error { return nil })
+			require.NoError(t, err, "Shadow never rejects")
+		}
+		s := b.Stats()
+		require.Equal(t, breaker.Open, s.State)
+		require.Equal(t, uint64(3), s.Rejected, "calls an open breaker would have rejected")
+		require.Equal(t, uint64(3), s.Successes, "bystanders are still counted")
+		require.Equal(t, uint64(1), s.Trips)
+		time.Sleep(time.Second)
+		record(b, 1, nil) // the probe succeeds
+		require.Equal(t, breaker.Closed, b.State())
+		require.Equal(t, []string{"closed→open", "open→half-open", "half-open→closed"}, changes)
+	})
 }

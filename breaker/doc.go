@@ -49,13 +49,20 @@
 // goroutine's stack address, so two CPUs rarely share a line). Failures and
 // slow calls take the breaker's mutex, stamp themselves with the running
 // total of outcomes (count window) or land in their bucket (time window),
-// and evaluate the rates. So in Closed, Allow + Done of a success take no
-// lock and, for a count window without SlowCall, read no clock; a time
-// window reads the monotonic clock once per Done (and takes the lock once per
-// bucket to rotate); SlowCall adds one clock read in Allow. Successes are
-// evaluated only in the rare case where they can trip (the window holds
-// failures but fewer than MinCalls outcomes). Under concurrency the window
-// is exact up to the order in which racing outcomes are numbered.
+// and evaluate the rates. So in Closed, Allow + Done of a success are one
+// atomic load and one atomic add: no lock and, without SlowCall, no clock
+// read, in either window. A time window learns that its current bucket has
+// ended from a timer (time.AfterFunc, armed once per bucket, whose callback
+// only sets a flag under the lock); the first outcome after that takes the
+// lock and rotates the window. This is a deliberate trade: one monotonic
+// clock read costs more than the rest of the hot path (about 37 ns against
+// about 12 ns on the benchmark machine), and the price is that a success
+// landing between a bucket's end and the timer's callback (the timer's
+// delivery latency) is counted in the ending bucket. SlowCall needs the
+// call's duration, so it adds a clock read in Allow and one in Done.
+// Successes are evaluated only in the rare case where they can trip (the
+// window holds failures but fewer than MinCalls outcomes). Under concurrency
+// the window is exact up to the order in which racing outcomes are numbered.
 //
 // # OnStateChange
 //
@@ -98,7 +105,17 @@
 // Transport).
 //
 // Every exported type is safe for concurrent use. Nothing in this package
-// starts a goroutine.
+// starts a goroutine of its own; the only background work is the bucket
+// timer of a time-window breaker, whose callback runs for a few
+// instructions once per bucket, and which keeps an unused breaker reachable
+// for at most one bucket width.
+//
+// # Observability
+//
+// Stats is a snapshot of atomic counters. State implements
+// encoding.TextMarshaler and TextUnmarshaler, so a Stats published through
+// expvar or encoding/json shows "closed", "open" or "half-open" and decodes
+// back.
 //
 // References: resilience4j CircuitBreaker (count/time windows, slow-call
 // rate, minimum calls, issues 903/935 on stuck half-open); Polly v8 circuit

@@ -7,12 +7,13 @@ import (
 	"github.com/bulwark-go/bulwark/breaker"
 )
 
-// Publishing Stats through expvar (served at /debug/vars).
+// Publishing Stats through expvar (served at /debug/vars). State marshals
+// as its name ("closed", "open", "half-open").
 func ExampleBreaker_Stats() {
 	b, _ := breaker.New(breaker.Config{Name: "payments"})
 	expvar.Publish("breaker.payments", expvar.Func(func() any {
 		s := b.Stats()
-		return map[string]any{"state": s.State.String(), "trips": s.Trips, "failures": s.Failures, "rejected": s.Rejected}
+		return map[string]any{"state": s.State, "trips": s.Trips, "failures": s.Failures, "rejected": s.Rejected}
 	}))
 	p, _ := b.Allow()
 	p.Done(nil)

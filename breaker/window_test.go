@@ -1,6 +1,7 @@
 package breaker_test
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -111,4 +112,39 @@ func TestInvalidConfig(t *testing.T) {
 	require.ErrorContains(t, err, "ThrottleConfig.K")
 	_, err = breaker.NewThrottle(breaker.ThrottleConfig{Window: -time.Second})
 	require.ErrorContains(t, err, "ThrottleConfig.Window")
+}
+
+// Successes alone must notice that a bucket has ended (the hot path reads
+// no clock; a timer marks the bucket's end), through Done, through Do, and
+// with a custom Classify (the path that classifies first).
+func TestTimeWindowSuccessesRotateBuckets(t *testing.T) {
+	for _, via := range []string{"Done", "Do", "Classify"} {
+		t.Run(via, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := breaker.Config{WindowTime: 10 * time.Second}
+				if via == "Classify" {
+					cfg.Classify = breaker.DefaultClassify
+				}
+				b, err := breaker.New(cfg)
+				require.NoError(t, err)
+				succeed := func(n int) {
+					for range n {
+						if via == "Do" {
+							require.NoError(t, b.Do(context.Background(), func(context.Context) error { return nil }))
+						} else {
+							record(b, 1, nil)
+						}
+					}
+				}
+				succeed(3)
+				time.Sleep(5 * time.Second)
+				succeed(4) // bucket 5
+				time.Sleep(5 * time.Second)
+				succeed(5)                                                 // t=10s: bucket 0 has expired
+				require.Equal(t, int64(9), b.Stats().WindowCalls, "t=10s") // 4 + 5
+				time.Sleep(5 * time.Second)
+				require.Equal(t, int64(5), b.Stats().WindowCalls, "t=15s")
+			})
+		})
+	}
 }
