@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +21,8 @@ var errBoom = errors.New("boom")
 
 // seed makes a picker's randomness deterministic (single goroutine only).
 func seed(cfg *settings, s uint64) {
-	cfg.rand = rand.New(rand.NewPCG(s, s^0x5eed)).Uint64
+	cfg.rngMask = 0 // one stream, whatever the stack address
+	cfg.rng[0].Store(s)
 }
 
 func pickN[N comparable](t *testing.T, p Picker[N], n int) []N {
@@ -291,6 +291,75 @@ func TestPeakEWMAPeakAndDecay(t *testing.T) {
 		time.Sleep(time.Second)
 		// One decay time after the peak sample: 100ms/e.
 		assert.InEpsilon(t, float64(100*time.Millisecond)/math.E, float64(p.Stats().Nodes[0].Latency), 1e-4)
+	})
+}
+
+// A node that fails fast (connection refused, an upstream breaker's ErrOpen)
+// answers in no time: without a failure penalty its latency estimate would
+// be the lowest and it would win every comparison it takes part in (about
+// 2/5 of all picks here). With the penalty it must be picked less than any
+// healthy node. Ejection is off so that the penalty alone is tested.
+func TestPeakEWMAFailFastPenalty(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nodes := []string{"n0", "n1", "n2", "n3", "dead"}
+		p, err := NewPeakEWMA(nodes, Config{DisableEjection: true})
+		require.NoError(t, err)
+		seed(p.cfg, 5)
+		picks := map[string]int{}
+		for range 2000 {
+			l := mustPick(t, p)
+			picks[l.Node]++
+			if l.Node == "dead" {
+				l.Done(errBoom) // refused at once
+				continue
+			}
+			time.Sleep(5 * time.Millisecond)
+			l.Done(nil)
+		}
+		for _, n := range nodes[:4] {
+			assert.Less(t, picks["dead"], picks[n], "dead node picked more than healthy %s: %v", n, picks)
+		}
+		assert.Less(t, picks["dead"], 2000/50, "dead node's share: %v", picks)
+		st := p.Stats().Nodes[4]
+		assert.Equal(t, uint64(picks["dead"]), st.Failures)
+		assert.Greater(t, st.Latency, 5*time.Millisecond, "dead node's estimate must exceed the healthy latency")
+	})
+}
+
+func TestPeakEWMAFailurePenaltyValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Default: 10× the reference latency, a recent successful estimate.
+		p, err := NewPeakEWMA([]string{"a", "b"}, Config{})
+		require.NoError(t, err)
+		la := Lease[string]{Node: "a", st: p.snap.Load().states[0], start: p.cfg.now()}
+		p.snap.Load().states[0].flight.Add(1)
+		time.Sleep(3 * time.Millisecond)
+		la.Done(nil)
+		lb := Lease[string]{Node: "b", st: p.snap.Load().states[1], start: p.cfg.now()}
+		p.snap.Load().states[1].flight.Add(1)
+		lb.Done(errBoom)
+		st := p.Stats().Nodes
+		assert.Equal(t, 3*time.Millisecond, st[0].Latency)
+		assert.Equal(t, 30*time.Millisecond, st[1].Latency, "failed fast: 10× the reference")
+
+		// A cancelled request is not the node's fault: no penalty.
+		lb = Lease[string]{Node: "b", st: p.snap.Load().states[1], start: p.cfg.now()}
+		p.snap.Load().states[1].flight.Add(1)
+		time.Sleep(40 * time.Millisecond)
+		lb.Done(context.Canceled)
+		assert.Equal(t, 40*time.Millisecond, p.Stats().Nodes[1].Latency, "cancelled: observed latency only")
+
+		// Explicit: FailurePenalty is the floor of a failed sample, and a
+		// slower failure keeps its own latency.
+		q, err := NewPeakEWMA([]string{"a"}, Config{FailurePenalty: 200 * time.Millisecond})
+		require.NoError(t, err)
+		l := mustPick(t, q)
+		l.Done(errBoom)
+		assert.Equal(t, 200*time.Millisecond, q.Stats().Nodes[0].Latency)
+		l = mustPick(t, q)
+		time.Sleep(time.Second)
+		l.Done(errBoom)
+		assert.Equal(t, time.Second, q.Stats().Nodes[0].Latency)
 	})
 }
 
@@ -584,6 +653,42 @@ func TestDoneAfterUpdateAndTwice(t *testing.T) {
 	zero.Done(nil) // zero Lease: no-op
 }
 
+// A second Done through a copy of a Lease must not drive the packed
+// in-flight count below zero (it would borrow from the done field).
+func TestDoneThroughCopyKeepsCountSane(t *testing.T) {
+	p, err := NewP2C([]string{"a"}, Config{})
+	require.NoError(t, err)
+	l := mustPick(t, p)
+	cp := l
+	l.Done(nil)
+	cp.Done(nil)
+	st := p.Stats().Nodes[0]
+	assert.Zero(t, st.InFlight)
+	assert.Equal(t, uint64(1), st.Picks)
+	l = mustPick(t, p)
+	assert.Equal(t, int64(1), p.Stats().Nodes[0].InFlight)
+	l.Done(nil)
+	assert.Equal(t, uint64(2), p.Stats().Nodes[0].Picks)
+}
+
+// The done half of the packed counter wraps every 2^32 Leases; Stats.Picks
+// must carry on counting.
+func TestPicksSurviveCounterWrap(t *testing.T) {
+	p, err := NewRoundRobin([]string{"a"}, Config{})
+	require.NoError(t, err)
+	st := p.snap.Load().states[0]
+	st.flight.Store(inFlightMask << 32) // 2^32-1 Leases done, none in flight
+	l := mustPick(t, p)
+	assert.Equal(t, uint64(1)<<32, p.Stats().Nodes[0].Picks)
+	l.Done(nil)
+	ns := p.Stats().Nodes[0]
+	assert.Equal(t, uint64(1)<<32, ns.Picks)
+	assert.Zero(t, ns.InFlight)
+	assert.Equal(t, uint64(1), st.wraps.Load())
+	pickN(t, p, 3)
+	assert.Equal(t, uint64(1)<<32+3, p.Stats().Nodes[0].Picks)
+}
+
 func TestNoNodes(t *testing.T) {
 	for name, p := range allPickers(t, []string{"a"}) {
 		t.Run(name, func(t *testing.T) {
@@ -711,6 +816,10 @@ func TestInvalidInput(t *testing.T) {
 		{"SlowStart", func() error { _, err := NewP2C([]string{"a"}, Config{SlowStart: -1}); return err }, "Config.SlowStart -1ns is negative"},
 		{"DecayTime", func() error { _, err := NewPeakEWMA([]string{"a"}, Config{DecayTime: -1}); return err }, "Config.DecayTime -1ns is negative"},
 		{"Replicas", func() error { _, err := NewConsistent([]string{"a"}, Config{Replicas: -3}); return err }, "Config.Replicas -3 is negative"},
+		{"FailurePenalty", func() error {
+			_, err := NewPeakEWMA([]string{"a"}, Config{FailurePenalty: -time.Millisecond})
+			return err
+		}, "Config.FailurePenalty -1ms is negative"},
 		{"update duplicate", func() error {
 			p, err := NewP2C([]string{"a"}, Config{})
 			require.NoError(t, err)

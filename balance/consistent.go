@@ -85,10 +85,11 @@ func (c *Consistent[N]) pickHash(h uint64) (Lease[N], error) {
 	bound := int64(math.Ceil(c.cfg.loadFactor * float64(m) / float64(usable)))
 
 	start := s.ringStart(h)
+	var now int64
 	for k := 0; k < len(s.ringNode); k++ {
 		i := int(s.ringNode[(start+k)%len(s.ringNode)])
 		st := s.states[i]
-		if st.usable() && st.acquireBelow(bound) {
+		if st.usableAt(&now) && st.acquireBelow(bound) {
 			return Lease[N]{Node: s.nodes[i], st: st}, nil
 		}
 	}
@@ -96,7 +97,7 @@ func (c *Consistent[N]) pickHash(h uint64) (Lease[N], error) {
 	// or warming. Fall back to the key's owner, over the bound.
 	i := int(s.ringNode[start%len(s.ringNode)])
 	st := s.states[i]
-	st.picks.Add(1)
+	st.flight.Add(1)
 	return Lease[N]{Node: s.nodes[i], st: st}, nil
 }
 
@@ -104,12 +105,11 @@ func (c *Consistent[N]) pickHash(h uint64) (Lease[N], error) {
 // under bound, so that concurrent Picks cannot overshoot it together.
 func (s *nodeState) acquireBelow(bound int64) bool {
 	for {
-		d := s.done.Load()
-		p := s.picks.Load()
-		if int64(p-d)+1 > bound {
+		v := s.flight.Load()
+		if int64(v&inFlightMask)+1 > bound {
 			return false
 		}
-		if s.picks.CompareAndSwap(p, p+1) {
+		if s.flight.CompareAndSwap(v, v+1) {
 			return true
 		}
 	}

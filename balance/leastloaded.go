@@ -1,5 +1,7 @@
 package balance
 
+import "math"
+
 // LeastLoaded picks the node with the fewest Leases in flight, scanning all
 // nodes from a random start so that ties are broken at random. The scan is
 // O(nodes): cheap for tens of nodes; prefer P2C for hundreds. It is safe for
@@ -31,32 +33,39 @@ func (l *LeastLoaded[N]) Pick() (Lease[N], error) {
 		return Lease[N]{}, ErrNoNodes
 	}
 	start := fastrange(uint32(l.cfg.rand()), n)
-	// The scan reads only in-flight counts; health is checked on the winner
-	// alone, and only if it is unusable does the slower scan run.
-	best, bestLoad := start, s.states[start].inFlight()
-	for i := start + 1; i < n; i++ {
-		if load := s.states[i].inFlight(); load < bestLoad {
-			best, bestLoad = i, load
+	// One pass in index order with a branch-free minimum over the key
+	// in-flight<<32 | distance from start: the fewest in flight wins, and
+	// among ties the first at or after the random start. The scan reads
+	// one word per node; health is checked on the winner alone, and only
+	// if it is unusable does the slower scan run.
+	best := uint64(math.MaxUint64)
+	rot := n - start // distance from start of node 0
+	for _, st := range s.states {
+		if rot == n {
+			rot = 0
 		}
+		key := uint64(st.inFlight())<<32 | uint64(rot)
+		best = min(best, key)
+		rot++
 	}
-	for i := 0; i < start; i++ {
-		if load := s.states[i].inFlight(); load < bestLoad {
-			best, bestLoad = i, load
-		}
+	i := int(uint32(best)) + start // back from distance to index
+	if i >= n {
+		i -= n
 	}
-	if !s.states[best].usable() {
-		best = l.leastUsable(s, start)
+	if !s.states[i].usable() {
+		i = l.leastUsable(s, start)
 	}
-	return l.lease(s, best, 0), nil
+	return l.lease(s, i, 0), nil
 }
 
 // leastUsable is the scan that skips ejected and warming-up nodes.
 func (l *LeastLoaded[N]) leastUsable(s *snapshot[N], start int) int {
 	n := len(s.nodes)
 	best, bestLoad := -1, int64(0)
+	var now int64
 	for k, i := 0, start; k < n; k++ {
 		st := s.states[i]
-		if load := st.inFlight(); (best < 0 || load < bestLoad) && st.usable() {
+		if load := st.inFlight(); (best < 0 || load < bestLoad) && st.usableAt(&now) {
 			best, bestLoad = i, load
 		}
 		if i++; i == n {
@@ -105,32 +114,47 @@ func NewP2C[N comparable](nodes []N, cfg Config) (*P2C[N], error) {
 // the set is empty. It never blocks.
 func (p *P2C[N]) Pick() (Lease[N], error) {
 	s := p.snap.Load()
-	if len(s.nodes) == 0 {
-		return Lease[N]{}, ErrNoNodes
+	if len(s.nodes) < 2 {
+		if len(s.nodes) == 0 {
+			return Lease[N]{}, ErrNoNodes
+		}
+		return p.lease(s, 0, 0), nil
 	}
-	a, b, both := p.pair(s)
-	if both && s.states[b].inFlight() < s.states[a].inFlight() {
+	a, b := p.draw2(len(s.nodes))
+	if s.states[a].gate.Load()|s.states[b].gate.Load() != 0 {
+		var both bool
+		if a, b, both = p.pair(s, a, b); !both {
+			return p.lease(s, a, 0), nil
+		}
+	}
+	if s.states[b].inFlight() < s.states[a].inFlight() {
 		a = b
 	}
 	return p.lease(s, a, 0), nil
 }
 
-// pair draws two distinct random nodes. If both are usable it returns them
-// with both set, for the caller to compare; otherwise a is the usable one
-// (or, when draws keep landing on unusable nodes, the result of a walk).
-func (p *pool[N]) pair(s *snapshot[N]) (a, b int, both bool) {
-	n := len(s.nodes)
-	if n == 1 {
-		return 0, 0, false
+// draw2 draws two distinct random indexes below n ≥ 2 from one random
+// word. It is small enough to be inlined into Pick, which checks the common
+// case (both nodes healthy at full share) itself and calls pair otherwise.
+func (p *pool[N]) draw2(n int) (a, b int) {
+	r := p.cfg.rand()
+	a = fastrange(uint32(r>>32), n)
+	b = fastrange(uint32(r), n-1)
+	if b >= a {
+		b++ // distinct: b is uniform over the other n-1 nodes
 	}
-	for range retries {
-		r := p.cfg.rand()
-		a = fastrange(uint32(r>>32), n)
-		b = fastrange(uint32(r), n-1)
-		if b >= a {
-			b++ // distinct: b is uniform over the other n-1 nodes
-		}
-		ua, ub := s.states[a].usable(), s.states[b].usable()
+	return a, b
+}
+
+// pair is the slow path of a two-choice Pick over n ≥ 2 nodes, when a or b
+// (a first draw) is ejected or warming up. If both turn out usable it
+// returns them with both set, for the caller to compare; otherwise a is the
+// usable one, from up to retries draws or, failing those, a walk.
+func (p *pool[N]) pair(s *snapshot[N], a, b int) (int, int, bool) {
+	n := len(s.nodes)
+	var now int64 // read at most once
+	for k := 0; ; k++ {
+		ua, ub := s.states[a].usableAt(&now), s.states[b].usableAt(&now)
 		switch {
 		case ua && ub:
 			return a, b, true
@@ -139,6 +163,10 @@ func (p *pool[N]) pair(s *snapshot[N]) (a, b int, both bool) {
 		case ub:
 			return b, b, false
 		}
+		if k == retries-1 {
+			break
+		}
+		a, b = p.draw2(n)
 	}
 	i := p.firstUsable(s, fastrange(uint32(p.cfg.rand()), n), nil)
 	return i, i, false

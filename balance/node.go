@@ -13,10 +13,14 @@ import (
 // cache lines so that Pick/Done on one node never contend with another
 // node's counters (false sharing).
 type nodeState struct {
-	// picks counts Leases handed out and done Leases ended: in flight is
-	// the difference, so a request costs two atomic adds, not three.
-	picks atomic.Uint64
-	done  atomic.Uint64
+	// flight packs the in-flight count (low 32 bits) with the number of
+	// Leases done modulo 2^32 (high 32 bits): Pick adds 1, Done adds
+	// 2^32-1 (done+1, in flight-1), so a request costs two atomic adds and
+	// the pickers' load reads are one load per node. wraps counts the done
+	// field's wraparounds, for Stats.Picks. A node holds at most 2^32-1
+	// Leases in flight.
+	flight atomic.Uint64
+	wraps  atomic.Uint64
 	// gate is the node's health state in one word, so that the common
 	// check is a single load and every transition a single CAS:
 	// 0 healthy at full share; > 0 ejected until that now(); < 0 in slow
@@ -40,6 +44,11 @@ type nodeState struct {
 	_ [128 - 10*8 - 2*8]byte
 }
 
+const (
+	inFlightMask = 1<<32 - 1
+	doneStep     = 1<<32 - 1 // added by Done: done+1, in flight-1
+)
+
 // healthCounts are the per-snapshot aggregates that ejection and bounded
 // loads need. Update builds a fresh one and recounts it from the surviving
 // nodes. A Done racing with Update may leave a count off by one until that
@@ -50,11 +59,15 @@ type healthCounts struct {
 	total   atomic.Int64 // total in-flight, only when settings.trackTotal
 }
 
-// inFlight is the number of Leases not yet Done. done is read first: picks
-// only grows, so the difference is never negative.
+// inFlight is the number of Leases not yet Done.
 func (s *nodeState) inFlight() int64 {
-	d := s.done.Load()
-	return int64(s.picks.Load() - d)
+	return int64(s.flight.Load() & inFlightMask)
+}
+
+// picks is the number of Leases handed out (for Stats).
+func (s *nodeState) picks() uint64 {
+	v := s.flight.Load()
+	return s.wraps.Load()<<32 + v>>32 + v&inFlightMask
 }
 
 func newNodeState(cfg *settings) *nodeState {
@@ -63,13 +76,16 @@ func newNodeState(cfg *settings) *nodeState {
 
 func (s *nodeState) finish(start int64, err error) {
 	cfg := s.cfg
-	if start != 0 {
-		now := cfg.now()
-		s.observe(float64(now-start), now)
-	}
-	if s.done.Add(1) > s.picks.Load() {
-		s.done.Add(^uint64(0)) // a Done through a copied Lease: keep the count sane
+	v := s.flight.Add(doneStep)
+	if v&inFlightMask == inFlightMask {
+		s.flight.Add(^uint64(doneStep - 1)) // a Done through a copied Lease: keep the count sane
 		return
+	}
+	if v>>32 == 0 {
+		s.wraps.Add(1)
+	}
+	if start != 0 {
+		s.observeDone(start, err, v>>32)
 	}
 	if cfg.trackTotal {
 		if c := s.counts.Load(); c != nil {
@@ -146,15 +162,25 @@ func (s *nodeState) tryEject(now int64) {
 }
 
 // usable reports whether the node may be picked now. The common case, a
-// healthy node at full share, is two loads, no clock read, and inlined.
+// healthy node at full share, is one load, no clock read, and inlined.
 func (s *nodeState) usable() bool {
-	return s.gate.Load() == 0 || s.usableSlow()
+	var now int64
+	return s.gate.Load() == 0 || s.usableSlow(&now)
 }
 
-// usableSlow reads the clock: only nodes that are ejected or warming up get
-// here.
-func (s *nodeState) usableSlow() bool {
-	now := s.cfg.now()
+// usableAt is usable for the loops that may test many nodes: they share one
+// lazily read clock reading (*now, 0 until read), so a Pick reads the clock
+// at most once however many unhealthy nodes it meets.
+func (s *nodeState) usableAt(now *int64) bool {
+	return s.gate.Load() == 0 || s.usableSlow(now)
+}
+
+// usableSlow is for nodes that are ejected or warming up.
+func (s *nodeState) usableSlow(nowp *int64) bool {
+	if *nowp == 0 {
+		*nowp = s.cfg.now()
+	}
+	now := *nowp
 	g := s.gate.Load()
 	if g > 0 {
 		if now < g {
@@ -202,18 +228,51 @@ func (s *nodeState) panicking() bool {
 	return healthy*100 < s.cfg.panicPct*c.n
 }
 
+// observeDone records the latency of a PeakEWMA Lease that started at
+// start; done is the node's count of Leases done, this one included.
+//
+// A failed Lease records at least the failure penalty: a node that fails
+// fast (connection refused, an upstream breaker's ErrOpen) must not look
+// cheap. The penalty is Config.FailurePenalty, or by default 10× the
+// picker's reference latency, a recent successful estimate of some node:
+// each node publishes its estimate after its first success and then every
+// 64th, so the shared word is written rarely and read only on failures.
+// Before any success the default penalty is 0 (nothing to compare with;
+// ejection still applies).
+func (s *nodeState) observeDone(start int64, err error, done uint64) {
+	cfg := s.cfg
+	now := cfg.now()
+	rtt := float64(now - start)
+	switch {
+	case err == nil:
+		cost := s.observe(rtt, now)
+		if done&63 == 1 || cfg.ref.Load() == 0 {
+			cfg.ref.Store(math.Float64bits(cost))
+		}
+		return
+	case !errors.Is(err, context.Canceled):
+		p := cfg.failPenalty
+		if p == 0 {
+			p = 10 * math.Float64frombits(cfg.ref.Load())
+		}
+		rtt = max(rtt, p)
+	}
+	s.observe(rtt, now)
+}
+
 // observe folds one latency sample into the peak EWMA (Finagle PeakEwma):
 // a sample above the estimate replaces it at once; a lower one is blended
 // with weight 1-exp(-Δt/τ). Concurrent observers retry on the estimate's CAS;
 // the stamp is written after, so a racing pair may decay by a slightly
-// different Δt, which only blurs the estimate.
-func (s *nodeState) observe(rtt float64, now int64) {
+// different Δt, which only blurs the estimate. It returns the new estimate.
+func (s *nodeState) observe(rtt float64, now int64) float64 {
+	var next float64
 	for {
 		old := s.cost.Load()
 		cost := math.Float64frombits(old)
-		next := rtt
+		next = rtt
 		if rtt < cost {
-			w := expNeg(float64(now-s.stamp.Load()) / s.cfg.decay)
+			w := expNeg(float64(now-s.stamp.Load()) * s.cfg.invDecay)
 			next = cost*w + rtt*(1-w)
 		}
 		if s.cost.CompareAndSwap(old, math.Float64bits(next)) {
@@ -221,18 +280,27 @@ func (s *nodeState) observe(rtt float64, now int64) {
 		}
 	}
 	s.stamp.Store(now)
+	return next
 }
 
 // load is PeakEWMA's score: the decayed latency estimate times (in-flight+1).
 // A node with requests out but no sample yet gets a large penalty so that a
 // new node is probed by one request at a time (Finagle's Penalty).
+// It repeats estimate rather than calling it: Pick scores two nodes, and
+// the call overhead was a measurable share of PeakEWMA's non-clock cost.
 func (s *nodeState) load(now int64) float64 {
-	pending := s.inFlight()
-	cost := s.estimate(now)
-	if cost == 0 && pending != 0 {
-		return penalty + float64(pending)
+	pending := float64(s.inFlight())
+	cost := math.Float64frombits(s.cost.Load())
+	if cost == 0 {
+		if pending != 0 {
+			return penalty + pending
+		}
+		return 0
 	}
-	return cost * float64(pending+1)
+	if dt := now - s.stamp.Load(); dt > 0 {
+		cost *= expNeg(float64(dt) * s.cfg.invDecay)
+	}
+	return cost * (pending + 1)
 }
 
 // estimate is the latency estimate in ns, decayed to now: an idle node's
@@ -241,7 +309,7 @@ func (s *nodeState) load(now int64) float64 {
 func (s *nodeState) estimate(now int64) float64 {
 	cost := math.Float64frombits(s.cost.Load())
 	if dt := now - s.stamp.Load(); cost != 0 && dt > 0 {
-		cost *= expNeg(float64(dt) / s.cfg.decay)
+		cost *= expNeg(float64(dt) * s.cfg.invDecay)
 	}
 	return cost
 }
@@ -251,10 +319,18 @@ func (s *nodeState) estimate(now int64) float64 {
 // Taylor polynomial for exp(-r), and 2^-k applied to the exponent bits;
 // below 1/1024 a second-order Taylor term is exact enough.
 // A decay weight needs no more precision than that.
+//
+// The fast path is small enough to be inlined into Pick and Done; the rest
+// is expNegSlow.
 func expNeg(x float64) float64 {
 	if x < 1.0/1024 { // the usual case under load: samples ms apart, τ in s
-		return 1 - x + x*x/2 // error below x³/6 < 2e-10
+		return 1 - x*(1-x/2) // error below x³/6 < 2e-10
 	}
+	return expNegSlow(x)
+}
+
+//go:noinline
+func expNegSlow(x float64) float64 {
 	if x > 700 || x != x {
 		return 0
 	}

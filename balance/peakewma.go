@@ -10,8 +10,16 @@ package balance
 // decays. A node with requests out and no sample yet scores a large penalty,
 // so a new node is probed by one request at a time.
 //
+// A failed Lease (any error but context.Canceled) records at least
+// Config.FailurePenalty, by default 10× a recent healthy latency: without
+// it a node that fails fast (connection refused, an upstream breaker's
+// ErrOpen) would have the lowest latency of all and attract the traffic.
+// Finagle and Linkerd leave this to a separate failure-accrual module; here
+// it is part of the estimate, and ejection (Config.EjectAfter) still applies.
+//
 // Latency is measured from Pick to Lease.Done with the monotonic clock (one
-// reading in each). It is safe for concurrent use.
+// reading in each, and no other: the decay of both candidates' estimates in
+// Pick uses Pick's reading). It is safe for concurrent use.
 type PeakEWMA[N comparable] struct {
 	pool[N]
 }
@@ -39,8 +47,17 @@ func (p *PeakEWMA[N]) Pick() (Lease[N], error) {
 		return Lease[N]{}, ErrNoNodes
 	}
 	now := p.cfg.now()
-	a, b, both := p.pair(s)
-	if both && s.states[b].load(now) < s.states[a].load(now) {
+	if len(s.nodes) == 1 {
+		return p.lease(s, 0, now), nil
+	}
+	a, b := p.draw2(len(s.nodes))
+	if s.states[a].gate.Load()|s.states[b].gate.Load() != 0 {
+		var both bool
+		if a, b, both = p.pair(s, a, b); !both {
+			return p.lease(s, a, now), nil
+		}
+	}
+	if s.states[b].load(now) < s.states[a].load(now) {
 		a = b
 	}
 	return p.lease(s, a, now), nil

@@ -201,7 +201,7 @@ func (p *pool[N]) stats() Stats[N] {
 		ns := NodeStats[N]{
 			Node:                s.nodes[i],
 			Weight:              1,
-			Picks:               st.picks.Load(),
+			Picks:               st.picks(),
 			InFlight:            st.inFlight(),
 			Failures:            st.failures.Load(),
 			ConsecutiveFailures: st.consecFail.Load(),
@@ -232,7 +232,7 @@ func (p *pool[N]) stats() Stats[N] {
 // lease hands out node i of s, counting it in flight.
 func (p *pool[N]) lease(s *snapshot[N], i int, start int64) Lease[N] {
 	st := s.states[i]
-	st.picks.Add(1)
+	st.flight.Add(1)
 	return Lease[N]{Node: s.nodes[i], st: st, start: start}
 }
 

@@ -33,9 +33,10 @@ func (r *Random[N]) Pick() (Lease[N], error) {
 		return Lease[N]{}, ErrNoNodes
 	}
 	i := 0
+	var now int64
 	for range retries {
 		i = fastrange(uint32(r.cfg.rand()), n)
-		if s.states[i].usable() {
+		if s.states[i].usableAt(&now) {
 			return r.lease(s, i, 0), nil
 		}
 	}
@@ -81,9 +82,10 @@ func (r *WeightedRandom[N]) Pick() (Lease[N], error) {
 		return Lease[N]{}, ErrNoNodes
 	}
 	i := 0
+	var now int64
 	for range retries {
 		i = s.alias.draw(r.cfg.rand())
-		if s.states[i].usable() {
+		if s.states[i].usableAt(&now) {
 			return r.lease(s, i, 0), nil
 		}
 	}

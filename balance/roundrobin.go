@@ -60,11 +60,12 @@ func (p *pool[N]) firstUsable(s *snapshot[N], i int, sched []int32) int {
 		}
 		return pos
 	}
+	var now int64
 	for k, pos := 1, i; k < size; k++ {
 		if pos++; pos == size {
 			pos = 0
 		}
-		if j := node(pos); s.states[j].usable() {
+		if j := node(pos); s.states[j].usableAt(&now) {
 			return j
 		}
 	}

@@ -203,3 +203,47 @@ func TestTransportEjectsFailingServer(t *testing.T) {
 	assert.Equal(t, uint64(3), st.Nodes[1].Failures)
 	assert.Zero(t, st.Nodes[0].InFlight+st.Nodes[1].InFlight)
 }
+
+// hostNext refuses connections to one host at once and answers the others
+// after a delay, like a fleet with a dead node.
+type hostNext struct {
+	dead  string
+	delay time.Duration
+	hits  map[string]int
+}
+
+func (h *hostNext) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.hits[req.URL.Host]++
+	if req.URL.Host == h.dead {
+		return nil, errors.New("dial tcp " + h.dead + ": connect: connection refused")
+	}
+	time.Sleep(h.delay)
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("ok")), Request: req}, nil
+}
+
+// Through the Transport, a node that refuses connections at once must not
+// attract PeakEWMA's traffic (the failure penalty), even with ejection off.
+func TestTransportPeakEWMAAvoidsFastFailingNode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nodes := []string{"a:80", "b:80", "c:80", "dead:80"}
+		p, err := NewPeakEWMA(nodes, Config{DisableEjection: true})
+		require.NoError(t, err)
+		seed(p.cfg, 9)
+		next := &hostNext{dead: "dead:80", delay: 5 * time.Millisecond, hits: map[string]int{}}
+		client := &http.Client{Transport: NewTransport(next, p)}
+		refused := 0
+		for range 1000 {
+			resp, err := client.Get("http://service/")
+			if err != nil {
+				refused++
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		assert.Equal(t, next.hits["dead:80"], refused)
+		for _, n := range nodes[:3] {
+			assert.Less(t, next.hits["dead:80"], next.hits[n]/10, "dead node's hits against %s: %v", n, next.hits)
+		}
+	})
+}
