@@ -108,7 +108,6 @@ type Breaker struct {
 	// bucketEnd is when the current bucket of a time window ends (ns since
 	// epoch); written under mu.
 	bucketEnd atomic.Int64
-	timerFor  int64 // the bucketEnd the latest bucket timer was armed for; guarded by mu
 	// plainSuccess: a nil error is a Success with no slow-call check
 	// (default Classify, no SlowCall); it needs no lock and no clock.
 	plainSuccess bool
@@ -169,7 +168,9 @@ func newBreaker(c Config) *Breaker {
 
 // setBucketEndLocked publishes the end of the window's current bucket and,
 // for a time window, clears bucketEndedBit and arms a timer that sets it
-// when the bucket ends. Call it whenever the window moves to a new bucket.
+// when the bucket ends. Call it whenever the window may have moved to a new
+// bucket; for the same bucket it does nothing. Timers are armed only here,
+// by calls, never by a timer: an idle breaker has at most one pending.
 //
 // The timer is how the closed-state hot path of a time window avoids a
 // clock read per call (one read costs more than the rest of the path): a
@@ -181,6 +182,14 @@ func newBreaker(c Config) *Breaker {
 // keeps the breaker reachable until it fires, at most one bucket later.
 func (b *Breaker) setBucketEndLocked(now int64) {
 	end := (b.win.bucketNum + 1) * b.win.width
+	if end == b.bucketEnd.Load() {
+		// Same bucket: its timer is armed already, and bucketEndedBit, if
+		// set, is its verdict. A caller whose clock reading went stale
+		// while it waited for the lock lands here after that timer has
+		// fired; clearing the bit then would leave the window with no timer
+		// and successes would never rotate it again.
+		return
+	}
 	b.bucketEnd.Store(end)
 	if !b.timeWin {
 		return
@@ -188,10 +197,7 @@ func (b *Breaker) setBucketEndLocked(now int64) {
 	if b.flags.Load()&bucketEndedBit != 0 {
 		b.flags.And(^bucketEndedBit)
 	}
-	if end != b.timerFor {
-		b.timerFor = end
-		time.AfterFunc(time.Duration(end-now), b.bucketTimer)
-	}
+	time.AfterFunc(time.Duration(end-now), b.bucketTimer)
 }
 
 // bucketTimer runs when a bucket should have ended. It takes the lock so
@@ -399,6 +405,15 @@ func (b *Breaker) record(p Permit, o Outcome) {
 func (b *Breaker) recordSlow(p Permit, o Outcome) {
 	if o == Ignore {
 		b.ignored.Add(1)
+		if p.probe != 0 {
+			// An ignored probe (say, its caller cancelled) frees its slot
+			// for another probe rather than holding it until reclaimed.
+			b.mu.Lock()
+			if p.word == b.state.Load() {
+				b.dropProbeLocked(p.probe)
+			}
+			b.mu.Unlock()
+		}
 		return
 	}
 	now := b.now()
@@ -407,6 +422,12 @@ func (b *Breaker) recordSlow(p Permit, o Outcome) {
 		b.slow.Add(1)
 	}
 	b.mu.Lock()
+	b.recordLocked(p, o, now, slow)
+	b.unlockAndNotify()
+}
+
+// recordLocked is recordSlow under the lock; now was read before taking it.
+func (b *Breaker) recordLocked(p Permit, o Outcome, now int64, slow bool) {
 	if b.timeWin {
 		b.win.rotate(now, b.total())
 		b.setBucketEndLocked(now)
@@ -427,7 +448,6 @@ func (b *Breaker) recordSlow(p Permit, o Outcome) {
 	case stateOf(w) == HalfOpen && p.probe != 0:
 		b.probeDoneLocked(p.probe, o == Failure || slow, now)
 	}
-	b.unlockAndNotify()
 }
 
 // evaluateLocked trips the breaker if the window says so.
@@ -448,14 +468,9 @@ func (b *Breaker) evaluateLocked(now int64) {
 }
 
 func (b *Breaker) probeDoneLocked(id uint64, bad bool, now int64) {
-	i := 0
-	for i < len(b.probes) && b.probes[i].id != id {
-		i++
-	}
-	if i == len(b.probes) {
+	if !b.dropProbeLocked(id) {
 		return // reclaimed: its answer came too late to count
 	}
-	b.probes = append(b.probes[:i], b.probes[i+1:]...)
 	if bad {
 		b.reTrips++
 		b.openLocked(now)
@@ -465,6 +480,18 @@ func (b *Breaker) probeDoneLocked(id uint64, bad bool, now int64) {
 	if b.probeOK >= b.cfg.HalfOpenCalls {
 		b.closeLocked(now)
 	}
+}
+
+// dropProbeLocked removes an outstanding probe, freeing its slot; false if
+// it is not outstanding (reclaimed, or from an earlier HalfOpen).
+func (b *Breaker) dropProbeLocked(id uint64) bool {
+	for i := range b.probes {
+		if b.probes[i].id == id {
+			b.probes = append(b.probes[:i], b.probes[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 // openDuration is OpenFor doubled per consecutive re-trip, capped by

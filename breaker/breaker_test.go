@@ -18,7 +18,7 @@ var errBoom = errors.New("boom")
 // step is one row of a state-machine table: wait, act, then expect a state.
 type step struct {
 	wait time.Duration
-	act  string // ok, fail, slow, ignore, reject, hold, done-ok, done-fail, trip, reset
+	act  string // ok, fail, slow, ignore, reject, hold, done-ok, done-fail, done-ignore, trip, reset
 	want breaker.State
 }
 
@@ -44,9 +44,9 @@ func runSteps(t *testing.T, cfg breaker.Config, steps []step) {
 				p, err := b.Allow()
 				require.NoErrorf(t, err, "step %d: Allow", i)
 				held = append(held, p)
-			case "done-ok", "done-fail":
+			case "done-ok", "done-fail", "done-ignore":
 				require.NotEmptyf(t, held, "step %d: no held permit", i)
-				held[0].Done(map[string]error{"done-ok": nil, "done-fail": errBoom}[s.act])
+				held[0].Done(map[string]error{"done-ok": nil, "done-fail": errBoom, "done-ignore": context.Canceled}[s.act])
 				held = held[1:]
 			case "trip":
 				b.Trip()
@@ -127,6 +127,14 @@ func TestStateMachineSteps(t *testing.T) {
 			{0, "trip", O}, {time.Second, "hold", H}, {0, "reject", H},
 			{999 * time.Millisecond, "reject", H}, {time.Millisecond, "ok", C},
 			{0, "done-fail", C}, // the lost probe's late answer is ignored
+		}},
+		{"an ignored probe frees its slot at once", breaker.Config{WindowSize: 2, MinCalls: 2, OpenFor: time.Second}, []step{
+			{0, "trip", O}, {time.Second, "hold", H}, {0, "reject", H},
+			{0, "done-ignore", H}, {0, "hold", H}, {0, "reject", H}, {0, "done-ok", C},
+		}},
+		{"a stale probe's ignored answer frees no slot of a later half-open", breaker.Config{WindowSize: 2, MinCalls: 2, OpenFor: time.Second}, []step{
+			{0, "trip", O}, {time.Second, "hold", H}, {0, "trip", O}, {time.Second, "hold", H},
+			{0, "done-ignore", H}, {0, "reject", H}, {0, "done-ok", C},
 		}},
 		{"time window trips within WindowTime", breaker.Config{WindowTime: 10 * time.Second, MinCalls: 2}, []step{
 			{0, "fail", C}, {5 * time.Second, "fail", O},

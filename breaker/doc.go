@@ -29,15 +29,24 @@
 // close resets it to OpenFor. A probe whose Permit is never completed is
 // reclaimed after OpenFor, so a lost Permit cannot wedge the breaker in
 // HalfOpen (the trap of resilience4j issues 903 and 935); its late Done is
-// ignored. Trip and Reset force Open and Closed. Shadow mode runs the whole
+// ignored. A probe whose outcome is Ignore (say, its caller cancelled) frees
+// its slot at once, as in resilience4j, rather than blocking probes until
+// reclaimed. Trip and Reset force Open and Closed. Shadow mode runs the whole
 // machine but never rejects.
 //
 // Outcomes come from Config.Classify (default: nil → Success,
 // context.Canceled → Ignore, anything else → Failure; Do and Call also
 // ignore a failure when the caller's own ctx was cancelled). Ignored calls
-// count toward nothing. A Permit admitted under an earlier state (a call
-// that was in flight when the breaker opened) is counted in Stats but not
-// judged.
+// count toward nothing. A failure whose Permit was admitted under an earlier
+// state (a call that was in flight when the breaker opened) is counted in
+// Stats but not judged. A late success takes the lock-free path and is
+// counted in the current window: checking its state would cost every call an
+// extra atomic load, and a stale success can only make the breaker slower
+// to trip, never trip it.
+//
+// Create breakers (and Groups) inside a testing/synctest bubble when the test
+// uses one: a breaker keeps its own time base, and one created outside a
+// bubble sees the bubble's fake clock as a time long before its birth.
 //
 // # Windows and the hot path
 //
