@@ -354,8 +354,9 @@ func (b *Bulkhead) leave(w *waiter) {
 // Release gives back a slot taken by a successful Acquire or TryAcquire. With
 // callers queued it hands the slot to the oldest one. A Release that would
 // raise the free slots above MaxConcurrent (more Releases than acquisitions)
-// is a no-op counted in Stats().Misuse, so the limit can never be inflated by
-// a bug in the caller. Release never blocks on other callers' work.
+// is a no-op counted in Stats().Misuse, so a bug in the caller cannot inflate
+// the limit for good (see the package doc for when a surplus is noticed).
+// Release never blocks on other callers' work.
 func (b *Bulkhead) Release() {
 	// Nobody queued and the count not above MaxConcurrent: done.
 	if s := atomic.AddUint64(&b.state, 1); s&lowMask > b.releaseMax {
@@ -364,14 +365,34 @@ func (b *Bulkhead) Release() {
 }
 
 // returned finishes the return of a slot whose add left state s: it undoes a
-// surplus over MaxConcurrent, or hands free slots to waiters.
+// surplus over MaxConcurrent, then hands free slots to waiters.
 func (b *Bulkhead) returned(s uint64) {
-	switch {
-	case freeOf(s) > int64(b.maxConcurrent): // more Releases than acquisitions
-		atomic.AddUint64(&b.state, minusOneFree)
-		b.misuse.Add(1)
-	case waitersOf(s) != 0 && freeOf(s) > 0:
+	if freeOf(s) > int64(b.maxConcurrent) { // more Releases than acquisitions
+		s = b.dropSurplus()
+	}
+	if waitersOf(s) != 0 && freeOf(s) > 0 {
 		b.handOff()
+	}
+}
+
+// dropSurplus undoes one surplus slot if the free count is still above
+// MaxConcurrent, and returns the state it left. The surplus add was visible
+// for an instant: another caller may have taken it and returned it, and then
+// seen the same surplus. A blind decrement by both would lose a slot for good;
+// decrementing only while the count is above MaxConcurrent (which no pending
+// operation can cause, as failed attempts only lower it) removes each surplus
+// exactly once. Whoever finds it already gone has had its surplus undone by
+// the other.
+func (b *Bulkhead) dropSurplus() uint64 {
+	for {
+		s := atomic.LoadUint64(&b.state)
+		if freeOf(s) <= int64(b.maxConcurrent) {
+			return s
+		}
+		if atomic.CompareAndSwapUint64(&b.state, s, s+minusOneFree) {
+			b.misuse.Add(1)
+			return s + minusOneFree
+		}
 	}
 }
 
@@ -452,8 +473,9 @@ type Stats struct {
 func (s Stats) Rejected() uint64 { return s.RejectedFull + s.RejectedTimeout + s.RejectedRate }
 
 // Stats returns a snapshot of the counters. It takes no lock. Admitted may
-// briefly lag by 2^16 while another goroutine is carrying the packed
-// admission count (once every 65,536 admissions, for a few nanoseconds), and
+// briefly be off by 2^16 (either way) while another goroutine is carrying or
+// borrowing the packed admission count (around every 65,536th admission, for
+// a few nanoseconds), and
 // may briefly include an attempt that is about to give its slot back.
 func (b *Bulkhead) Stats() Stats {
 	s := atomic.LoadUint64(&b.state)

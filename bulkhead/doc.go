@@ -30,7 +30,14 @@
 // overtaken. A queued caller that gives up leaves the queue; if a slot was
 // handed to it in the same instant, it passes that slot on as a Release
 // would, so slots are never leaked. More Releases than acquisitions cannot
-// inflate the limit: the surplus is ignored and counted in Stats().Misuse.
+// inflate the limit for good: the surplus is ignored and counted in
+// Stats().Misuse, exactly once each, and the count is exact again at rest.
+// Detection looks at the free count only, so it sees a surplus when a Release
+// would raise the free slots above MaxConcurrent: one that lands while
+// others hold slots is indistinguishable from their Release until the last
+// of them returns, and one that races with a TryAcquire failing at the edge
+// of the limit (whose add lowers the free count for an instant) may likewise
+// be caught only at a later Release; until then one caller more may run.
 //
 // Cost: while nobody waits, TryAcquire and Release are one atomic add each
 // (LOCK XADD on amd64: it cannot fail and needs no prior load) on one word,
