@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every comparison in bench/README.md:
-#   results/<area>.txt        raw `go test -bench` output (COUNT runs, -cpu=CPU)
+#   results/<area>.txt        raw `go test -bench` output (COUNT interleaved rounds, -cpu=CPU)
 #   results/<area>.benchstat  benchstat's summary of it
 #   results/hitratio.txt      cache hit ratios on the 2,000,000-request Zipf trace
 #   results/spread.txt        shard spread/movement table over 1,000,000 keys
@@ -25,13 +25,17 @@ if [ -z "$BENCHSTAT" ]; then
 fi
 
 mkdir -p results
+# Each round runs every benchmark of an area once (-count=1), and the rounds
+# repeat COUNT times: a library's samples are spread over the whole run instead
+# of taken back to back, so a burst of load on the shared machine or a drift
+# in clock speed hits bulwark and its peers alike.
 for area in "${AREAS[@]}"; do
-  cmd="go test -run='^\$' -bench=. -benchmem -count=$COUNT -cpu=$CPU -benchtime=$BENCHTIME ./$area/"
-  echo "== $area: $cmd" >&2
+  cmd="go test -run='^\$' -bench=. -benchmem -count=1 -cpu=$CPU -benchtime=$BENCHTIME ./$area/"
+  echo "== $area: $COUNT rounds of $cmd" >&2
   {
     echo "# date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "# command (in bench/): $cmd"
-    eval "$cmd"
+    echo "# command (in bench/): $COUNT interleaved rounds of: $cmd"
+    for _ in $(seq "$COUNT"); do eval "$cmd"; done
   } | tee "results/$area.txt" >&2
   "$BENCHSTAT" "results/$area.txt" >"results/$area.benchstat"
 done
