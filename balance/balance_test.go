@@ -857,3 +857,36 @@ func TestZeroAllocs(t *testing.T) {
 func errCanceled() error { return contextCanceled }
 
 var contextCanceled = context.Canceled
+
+// Two pickers built independently (each with its own random maphash seed, as
+// in two client processes) over the same "host:port" nodes must send every
+// key to the same node: a fleet of clients then keeps one backend's cache
+// warm per key. Shuffled input order must not matter either.
+func TestConsistentAgreesAcrossPickers(t *testing.T) {
+	nodes := hosts(10)
+	a, err := NewConsistent(nodes, Config{})
+	require.NoError(t, err)
+	shuffled := slices.Clone(nodes)
+	slices.Reverse(shuffled)
+	b, err := NewConsistent(shuffled, Config{})
+	require.NoError(t, err)
+	ks := keys(2000)
+	assert.Equal(t, owners(t, a, ks), owners(t, b, ks))
+}
+
+// Non-string nodes keep the per-picker seed; they still route a key
+// consistently within one picker.
+func TestConsistentNonStringNodes(t *testing.T) {
+	type backend struct{ id int }
+	c, err := NewConsistent([]backend{{1}, {2}, {3}}, Config{})
+	require.NoError(t, err)
+	first, err := c.PickKey("user:42")
+	require.NoError(t, err)
+	first.Done(nil)
+	for range 20 {
+		l, err := c.PickKey("user:42")
+		require.NoError(t, err)
+		assert.Equal(t, first.Node, l.Node)
+		l.Done(nil)
+	}
+}

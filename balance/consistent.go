@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"math"
 	"slices"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Consistent routes by key over a hash ring with bounded loads (Mirrokni,
@@ -15,10 +17,15 @@ import (
 // balanced a key always lands on the same node; under skew the excess spills
 // to the next nodes on the ring instead of piling up.
 //
-// Each node has Config.Replicas points on the ring, placed by hash/maphash
-// with a per-picker random seed: placement is stable for the picker's
-// lifetime (across Update) but not across processes. Use package shard for
-// placement that must agree between machines. It is safe for concurrent use.
+// Each node has Config.Replicas points on the ring. Keys are hashed with
+// xxhash64, and so are nodes of type string ("host:port"): every process
+// that builds a Consistent over the same string nodes with the same Replicas
+// sends a key to the same node while loads are balanced, so a fleet of
+// clients keeps one backend's cache warm for a key. Nodes of other types are
+// placed by hash/maphash with a per-picker random seed: stable for the
+// picker's lifetime (across Update), not across processes. Package shard
+// documents its hash as stable across releases; this placement is not part
+// of the API. It is safe for concurrent use.
 type Consistent[N comparable] struct {
 	pool[N]
 }
@@ -63,7 +70,7 @@ func NewConsistent[N comparable](nodes []N, cfg Config) (*Consistent[N], error) 
 // its load bound, ejected or warming up, in which case the next node along
 // the ring. It returns ErrNoNodes if the set is empty. It never blocks.
 func (c *Consistent[N]) PickKey(key string) (Lease[N], error) {
-	return c.pickHash(maphash.String(c.seed, key))
+	return c.pickHash(xxhash.Sum64String(key))
 }
 
 // Pick routes a random key: bounded-load spreading without affinity, so
@@ -126,13 +133,13 @@ func (c *Consistent[N]) Nodes() []N { return c.nodes() }
 // Stats returns a snapshot of the per-node counters.
 func (c *Consistent[N]) Stats() Stats[N] { return c.stats() }
 
-// buildRing places Replicas points per node: the node's maphash mixed with
-// the replica number through SplitMix64's finaliser.
+// buildRing places Replicas points per node: the node's hash (nodeHash)
+// mixed with the replica number through SplitMix64's finaliser.
 func buildRing[N comparable](p *pool[N], s *snapshot[N]) error {
 	r := p.cfg.replicas
 	s.ring = make([]ringPoint, 0, len(s.nodes)*r)
 	for i, n := range s.nodes {
-		h := maphash.Comparable(p.seed, n)
+		h := nodeHash(p.seed, n)
 		for k := range r {
 			s.ring = append(s.ring, ringPoint{hash: mix(h + uint64(k)*0x9e3779b97f4a7c15), node: int32(i)})
 		}
@@ -159,4 +166,13 @@ func mix(z uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
+}
+
+// nodeHash is xxhash64 for string nodes, so that rings agree between
+// processes, and the picker's seeded maphash for any other type.
+func nodeHash[N comparable](seed maphash.Seed, n N) uint64 {
+	if s, ok := any(n).(string); ok {
+		return xxhash.Sum64String(s)
+	}
+	return maphash.Comparable(seed, n)
 }
