@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -216,7 +217,17 @@ func (c *Cache[K, V]) expiry(now, ttl int64, jitter bool) int64 {
 	if jitter && c.jitter > 0 {
 		ttl -= int64(c.jitter * c.rand() * float64(ttl))
 	}
-	return now + ttl
+	return addSat(now, ttl)
+}
+
+// addSat returns a+b for b >= 0, saturating at math.MaxInt64, so that a TTL,
+// StaleFor or ErrorTTL meaning "practically forever" (up to the largest
+// time.Duration) does not wrap a deadline into the past.
+func addSat(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // deadline returns when e may no longer be served even stale, 0 = never:
@@ -225,7 +236,7 @@ func (c *Cache[K, V]) deadline(e *entry[K, V]) int64 {
 	if e.expires == 0 || e.err != nil {
 		return e.expires
 	}
-	return e.expires + c.staleFor
+	return addSat(e.expires, c.staleFor)
 }
 
 // Get returns the fresh value stored for key. Stale values, cached load
@@ -295,7 +306,8 @@ func (c *Cache[K, V]) getLocked(s *shard[K, V], h uint64, key K) (V, bool) {
 
 // Set stores value for key with the configured TTL (and jitter), replacing
 // any previous entry (OnEvict with EvictReplaced) and evicting the shard's
-// least recently used entry if the shard is full (EvictCapacity).
+// least recently used entry if the shard is full (EvictCapacity). A load of
+// key in flight does not overwrite value when it finishes (see GetOrLoad).
 func (c *Cache[K, V]) Set(key K, value V) {
 	var expires int64
 	if c.ttl > 0 {
@@ -318,6 +330,7 @@ func (c *Cache[K, V]) SetTTL(key K, value V, ttl time.Duration) {
 func (c *Cache[K, V]) store(key K, value V, expires int64) {
 	s, h := c.shardFor(key)
 	s.mu.Lock()
+	s.supersede(key)
 	ev := s.put(h, key, value, nil, expires, 0)
 	s.mu.Unlock()
 	c.notify(ev)
@@ -325,9 +338,11 @@ func (c *Cache[K, V]) store(key K, value V, expires int64) {
 
 // Delete removes key and reports whether it had an entry (fresh, stale or a
 // cached error). A removed value is passed to OnEvict with EvictDeleted.
+// A load of key in flight does not store its (older) result afterwards.
 func (c *Cache[K, V]) Delete(key K) bool {
 	s, h := c.shardFor(key)
 	s.mu.Lock()
+	s.supersede(key)
 	i := s.find(h, key)
 	ok := i != 0
 	var ev eviction[K, V]
@@ -340,8 +355,8 @@ func (c *Cache[K, V]) Delete(key K) bool {
 }
 
 // Clear removes every entry, passing each value to OnEvict with
-// EvictCleared. Loads in flight are not cancelled and store their results
-// when they finish.
+// EvictCleared. Loads in flight still return their results to their
+// waiters but do not store them (see GetOrLoad); refreshes are cancelled.
 func (c *Cache[K, V]) Clear() {
 	for i := range c.shards {
 		s := &c.shards[i]

@@ -56,7 +56,12 @@
 // waiter leaves on its own ctx, and the load runs in its own goroutine under
 // context.WithoutCancel of the first caller's ctx, cancelled only when every
 // waiter has gone or the cache is closed. A loader panic is recovered and
-// returned to every waiter as a *PanicError.
+// returned to every waiter as a *PanicError. A Set, SetTTL, Delete or Clear
+// of a key while its load or refresh runs wins: the load read the source
+// before that write, so its result goes to its waiters but is not stored
+// (a refresh, which nobody waits for, is cancelled), and later callers
+// start a new load rather than share a result older than the write; like
+// an abandoned load, the detached one may still be running meanwhile.
 //
 // XFetch (Vattani, Chierichetti, Lowenstein, "Optimal Probabilistic Cache
 // Stampede Prevention", PVLDB 8(8), 2015; REFERENCES.md §8): a read with t

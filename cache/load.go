@@ -46,7 +46,12 @@ type call[V any] struct {
 	// abandoned: every waiter left, the load's ctx is cancelled and its
 	// result is discarded. Guarded by the shard's mutex.
 	abandoned bool
-	cancel    context.CancelFunc
+	// superseded: a Set, SetTTL, Delete or Clear of the key came while the
+	// load ran, so its result, read from the source before that write, is
+	// returned to its waiters but not stored; the call has left the flight
+	// group. Guarded by the shard's mutex.
+	superseded bool
+	cancel     context.CancelFunc
 }
 
 // GetOrLoad returns the value for key, calling load to produce it when the
@@ -65,6 +70,10 @@ type call[V any] struct {
 //     value stays until StaleFor ends.
 //   - With EarlyRefresh (XFetch), a fresh hit starts one background refresh
 //     with probability exp(−remaining/(β·Δ)).
+//   - A Set, SetTTL, Delete or Clear of the key while its load or refresh
+//     runs wins: the load's waiters still get its result, but it is not
+//     stored (it was read before the write), a refresh is cancelled, and
+//     later callers start a new load.
 //
 // A hit does not allocate. After Close a miss returns ErrClosed.
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, key K, load func(context.Context, K) (V, error)) (V, error) {
@@ -214,9 +223,13 @@ func (c *Cache[K, V]) wait(ctx context.Context, s *shard[K, V], key K, cl *call[
 	}
 	s.mu.Lock()
 	cl.waiters--
-	if cl.waiters == 0 && !cl.background && !cl.abandoned && s.calls[key] == cl {
+	if cl.waiters == 0 && !cl.background && !cl.abandoned {
+		// The call may have left the flight group already (finished, or
+		// superseded by a write); then another call may hold the key.
 		cl.abandoned = true
-		delete(s.calls, key)
+		if s.calls[key] == cl {
+			delete(s.calls, key)
+		}
 		cl.cancel()
 	}
 	s.mu.Unlock()
@@ -245,12 +258,13 @@ func protect[K comparable, V any](ctx context.Context, key K, load func(context.
 	return load(ctx, key)
 }
 
-// finish stores a load's result (unless abandoned), removes the call from
-// the flight group and wakes the waiters, in one critical section.
+// finish stores a load's result (unless abandoned or superseded), removes
+// the call from the flight group and wakes the waiters, in one critical
+// section.
 func (c *Cache[K, V]) finish(s *shard[K, V], key K, cl *call[V], val V, err error, delta int64) {
 	var ev eviction[K, V]
 	s.mu.Lock()
-	if !cl.abandoned {
+	if !cl.abandoned && !cl.superseded {
 		delete(s.calls, key)
 		ev = c.publish(s, key, val, err, cl.background, max(delta, 1))
 	}
@@ -274,7 +288,6 @@ func (c *Cache[K, V]) publish(s *shard[K, V], key K, val V, err error, backgroun
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return eviction[K, V]{}
 	}
-	now := c.now()
 	var zero V
-	return s.put(h, key, zero, err, now+c.errorTTL, delta)
+	return s.put(h, key, zero, err, c.expiry(c.now(), c.errorTTL, false), delta)
 }

@@ -267,6 +267,27 @@ func (s *shard[K, V]) remove(i int32, reason EvictReason) eviction[K, V] {
 	return ev
 }
 
+// supersede detaches the load in flight for key, if any, because a write
+// to key came after it started: its result is returned to its waiters but
+// not stored, later callers start a new load, and a background refresh,
+// which nobody waits for, is cancelled.
+func (s *shard[K, V]) supersede(key K) {
+	if len(s.calls) == 0 {
+		return
+	}
+	if cl, ok := s.calls[key]; ok {
+		s.detach(key, cl)
+	}
+}
+
+func (s *shard[K, V]) detach(key K, cl *call[V]) {
+	delete(s.calls, key)
+	cl.superseded = true
+	if cl.background {
+		cl.cancel()
+	}
+}
+
 // clear empties the shard and returns the removed values if collect is set.
 func (s *shard[K, V]) clear(collect bool) []eviction[K, V] {
 	var evs []eviction[K, V]
@@ -286,5 +307,8 @@ func (s *shard[K, V]) clear(collect bool) []eviction[K, V] {
 	s.entries = s.entries[:1]
 	s.entries[0] = entry[K, V]{}
 	s.free = 0
+	for key, cl := range s.calls {
+		s.detach(key, cl)
+	}
 	return evs
 }

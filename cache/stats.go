@@ -12,7 +12,7 @@ type Stats struct {
 	// Loads counts loader calls started (foreground and refreshes).
 	Loads uint64
 	// LoadErrors counts loads that returned an error or panicked, except
-	// abandoned loads, whose results are discarded.
+	// abandoned or superseded loads, whose results are not stored.
 	LoadErrors uint64
 	// SharedWaits counts GetOrLoad misses that joined a load already in
 	// flight instead of starting one.
