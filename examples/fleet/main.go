@@ -8,7 +8,7 @@
 //
 // The bulwark client nests, from the outside in: a retry transport (three
 // attempts, jittered backoff, a shared retry budget, Retry-After honoured but
-// capped), a bulkhead (bounded concurrency and queue), a PeakEWMA picker with
+// capped, 150 ms per attempt), a bulkhead (bounded concurrency and queue), a PeakEWMA picker with
 // outlier ejection (a fresh backend for every attempt), and a per-host circuit
 // breaker group in front of the network.
 //

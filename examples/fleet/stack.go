@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -25,12 +23,12 @@ type stack struct {
 // newStack builds, from the outside in:
 //
 //	retry      three attempts, 5–50 ms full-jitter backoff, a shared budget;
-//	           Retry-After is honoured but capped at the backoff's 50 ms Max
+//	           Retry-After is honoured but capped at the backoff's 50 ms Max;
+//	           each attempt gets 150 ms (headers and body): a latency spike
+//	           becomes a retry on another backend instead of a 300 ms wait
 //	bulkhead   at most `workers` requests in flight and as many queued
 //	balance    PeakEWMA picker: a fresh backend per attempt, away from slow
 //	           ones; three consecutive failures eject a backend for 10 s
-//	timeout    each attempt gets 150 ms (headers and body): a latency spike
-//	           becomes a retry on another backend instead of a 300 ms wait
 //	breaker    one breaker per backend: 25% failures over the last 20 calls
 //	           open it for 2 s, and an open breaker answers without the network
 //
@@ -79,44 +77,11 @@ func newStack(addrs []string, workers int, wrap func(http.RoundTripper) *countin
 	var rt http.RoundTripper = wrap(network)
 	rt = breaker.NewTransport(rt, group)
 	rt = balance.NewTransport(rt, picker)
-	rt = &attemptTimeout{next: rt, timeout: 150 * time.Millisecond}
 	rt = bulkhead.NewTransport(rt, limit)
-	rt = retry.NewTransport(rt, s.retrier)
+	rt = retry.NewTransport(rt, s.retrier, retry.WithAttemptTimeout(150*time.Millisecond))
 	s.client = &http.Client{Transport: rt}
 	s.close = network.CloseIdleConnections
 	return s, nil
 }
 
 func (s *stack) retries() int64 { return s.retrier.Stats().Retries }
-
-// attemptTimeout gives each attempt its own deadline, kept until the response
-// body is closed so the body read is bounded too. It sits inside the retry
-// layer: an attempt that times out is a transport error the retrier retries
-// (the caller's own context is still live), and the picker records it as a
-// failure of the slow backend.
-type attemptTimeout struct {
-	next    http.RoundTripper
-	timeout time.Duration
-}
-
-func (t *attemptTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
-}
-
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
-}
