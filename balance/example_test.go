@@ -70,7 +70,8 @@ func ExampleNewConsistent() {
 		defer lease.Done(nil)
 		return lease.Node
 	}
-	fmt.Println(owner("user:42") == owner("user:42"))
+	first := owner("user:42")
+	fmt.Println(owner("user:42") == first)
 	// Output: true
 }
 

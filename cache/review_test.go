@@ -115,7 +115,7 @@ func shardedDifferential(t *testing.T, shards, capacity int) {
 			fresh := map[int]time.Time{} // key -> when last[k] stops being fresh (zero = never)
 			checkFresh := func(op string, k int) {
 				if d := fresh[k]; !d.IsZero() && !time.Now().Before(d) {
-					t.Errorf("%s(%d) returned %d %v after it expired", op, k, last[k], time.Now().Sub(d))
+					t.Errorf("%s(%d) returned %d %v after it expired", op, k, last[k], time.Since(d))
 				}
 			}
 			for op := range ops {
