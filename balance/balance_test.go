@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -230,6 +231,45 @@ func TestLeastLoadedPicksFewestInFlight(t *testing.T) {
 	assert.Equal(t, []string{"b", "b"}, []string{mustPick(t, p).Node, mustPick(t, p).Node})
 }
 
+// TestLeastLoadedTieBreak checks Pick against the rule it documents, under
+// random loads with many ties: the fewest in flight wins, and among ties
+// the first node at or after the random start, in cyclic order. The start
+// is predicted by drawing it from a copy of the seeded random state.
+func TestLeastLoadedTieBreak(t *testing.T) {
+	for n := 1; n <= 12; n++ {
+		nodes := make([]int, n)
+		for i := range nodes {
+			nodes[i] = i
+		}
+		p, err := NewLeastLoaded(nodes, Config{})
+		require.NoError(t, err)
+		seed(p.cfg, uint64(n))
+		var held []Lease[int]
+		for step := range 500 {
+			// Release a pseudo-random held Lease about every other step,
+			// keeping loads small so that ties are common.
+			if k := step * 7919 % 13; len(held) > 0 && (k%2 == 0 || len(held) > 2*n) {
+				k %= len(held)
+				held[k].Done(nil)
+				held = slices.Delete(held, k, k+1)
+			}
+			state := p.cfg.rng[0].Load()
+			start := fastrange(uint32(p.cfg.rand()), n)
+			p.cfg.rng[0].Store(state)
+			load := p.Stats().Nodes
+			want := start
+			for d := 1; d < n; d++ {
+				if i := (start + d) % n; load[i].InFlight < load[want].InFlight {
+					want = i
+				}
+			}
+			l := mustPick(t, p)
+			require.Equal(t, want, l.Node, "n=%d step %d start %d", n, step, start)
+			held = append(held, l)
+		}
+	}
+}
+
 func mustPick[N comparable](t *testing.T, p Picker[N]) Lease[N] {
 	t.Helper()
 	l, err := p.Pick()
@@ -361,6 +401,48 @@ func TestPeakEWMAFailurePenaltyValue(t *testing.T) {
 		l.Done(errBoom)
 		assert.Equal(t, time.Second, q.Stats().Nodes[0].Latency)
 	})
+}
+
+// TestPeakEWMALighterMatchesLoad: Pick's comparison (lighter) must order two
+// nodes as their loads decayed to now do, over random estimates, stamps up
+// to 50 decay times apart, in-flight counts and nodes without a sample.
+// Only near-ties (loads within 1e-6 of each other) may differ by rounding.
+func TestPeakEWMALighterMatchesLoad(t *testing.T) {
+	p, err := NewPeakEWMA([]string{"a", "b"}, Config{DecayTime: time.Second})
+	require.NoError(t, err)
+	states := p.snap.Load().states
+	rng := rand.New(rand.NewPCG(1, 2))
+	const now = int64(100 * time.Second)
+	randomize := func(st *nodeState) {
+		cost := math.Pow(10, 3+7*rng.Float64()) // 1µs to 10s
+		switch rng.IntN(8) {
+		case 0:
+			cost = 0 // no sample yet
+		case 1:
+			cost = math.Float64frombits(states[0].cost.Load()) // a tie on cost
+		}
+		st.cost.Store(math.Float64bits(cost))
+		st.stamp.Store(now - rng.Int64N(int64(50*time.Second)))
+		if rng.IntN(8) == 0 {
+			st.stamp.Store(states[0].stamp.Load()) // a tie on stamp
+		}
+		st.flight.Store(uint64(rng.IntN(4)))
+	}
+	differ := 0
+	for range 100_000 {
+		randomize(states[0])
+		randomize(states[1])
+		la, lb := states[0].load(now), states[1].load(now)
+		want := 0
+		if lb < la {
+			want = 1
+		}
+		if got := lighter(states, 0, 1, now); got != want {
+			require.InEpsilon(t, la, lb, 1e-6, "lighter chose %d, loads %v and %v", got, la, lb)
+			differ++
+		}
+	}
+	assert.Less(t, differ, 10, "near-ties decided differently")
 }
 
 func TestExpNeg(t *testing.T) {

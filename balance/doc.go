@@ -50,7 +50,10 @@
 // nodes are only discovered when drawn, so Pick never scans for health).
 // PeakEWMA also reads the monotonic clock once in Pick and once in Done;
 // its exponential decay uses a Taylor polynomial (relative error below
-// 1e-7, see expNeg) instead of math.Exp.
+// 1e-7, see expNeg) instead of math.Exp. LeastLoaded's scan and PeakEWMA's
+// choice between its two candidates use conditional moves, not branches:
+// their outcomes are random, and a mispredicted branch cost more than the
+// scan.
 //
 // Update swaps the node set through an immutable snapshot (atomic.Pointer):
 // nodes that stay keep their counters, ejection state and latency estimate;

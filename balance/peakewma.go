@@ -1,5 +1,7 @@
 package balance
 
+import "math"
+
 // PeakEWMA is P2C on Finagle's peak-EWMA load (the "Peak EWMA" balancer of
 // Finagle and Linkerd): each node keeps an exponentially weighted moving
 // average of its response latency that jumps to any slower sample at once
@@ -17,9 +19,10 @@ package balance
 // Finagle and Linkerd leave this to a separate failure-accrual module; here
 // it is part of the estimate, and ejection (Config.EjectAfter) still applies.
 //
-// Latency is measured from Pick to Lease.Done with the monotonic clock (one
-// reading in each, and no other: the decay of both candidates' estimates in
-// Pick uses Pick's reading). It is safe for concurrent use.
+// Latency is measured from Pick to Lease.Done with the monotonic clock, one
+// reading in each and no other: Pick compares the two candidates' estimates
+// decayed to the later of their last samples, which orders them as decaying
+// both to the present would. It is safe for concurrent use.
 type PeakEWMA[N comparable] struct {
 	pool[N]
 }
@@ -57,10 +60,45 @@ func (p *PeakEWMA[N]) Pick() (Lease[N], error) {
 			return p.lease(s, a, now), nil
 		}
 	}
-	if s.states[b].load(now) < s.states[a].load(now) {
+	return p.lease(s, lighter(s.states, a, b, now), now), nil
+}
+
+// lighter returns whichever of nodes a and b has the lower load at now (a
+// on a tie): the order of a.load(now) and b.load(now), computed with less
+// work. Decaying both estimates to now multiplies both loads by the same
+// factor, so the order is the same when both are decayed only to the later
+// of their two stamps: the newer estimate then decays by exp(-0) = 1, and
+// the older one over the gap between the stamps. This needs no clock
+// reading and only one exponential that is not trivial. The results agree
+// up to rounding, except where decaying to now would underflow both loads
+// to 0 (this still orders them) or a racing Done stamped a node after now
+// (load does not decay that node at all). A node without a sample scores a
+// penalty or 0, never decayed, so that case takes the plain comparison.
+//
+// The choice is a conditional move, not a branch: which node is lighter is
+// a coin toss for the branch predictor. As for leastFrom, the compiler
+// emits the move only if the function is not inlined into Pick.
+//
+//go:noinline
+func lighter(states []*nodeState, a, b int, now int64) int {
+	sa, sb := states[a], states[b]
+	ca := math.Float64frombits(sa.cost.Load())
+	cb := math.Float64frombits(sb.cost.Load())
+	if ca == 0 || cb == 0 {
+		if sb.load(now) < sa.load(now) {
+			a = b
+		}
+		return a
+	}
+	ta, tb := sa.stamp.Load(), sb.stamp.Load()
+	t := max(ta, tb)
+	invDecay := sa.cfg.invDecay
+	la := ca * float64(sa.inFlight()+1) * expNeg(float64(t-ta)*invDecay)
+	lb := cb * float64(sb.inFlight()+1) * expNeg(float64(t-tb)*invDecay)
+	if lb < la {
 		a = b
 	}
-	return p.lease(s, a, now), nil
+	return a
 }
 
 // Update replaces the node set (see WeightedRoundRobin.Update for the rules).
