@@ -287,7 +287,8 @@ func (s *nodeState) observe(rtt float64, now int64) float64 {
 // (in-flight+1). A node with requests out but no sample yet gets a large
 // penalty so that a new node is probed by one request at a time (Finagle's
 // Penalty). Pick compares loads through lighter, which computes the same
-// order with less work and calls load only for a node without a sample.
+// order with less work and falls back to load when either node has no
+// sample yet.
 func (s *nodeState) load(now int64) float64 {
 	pending := float64(s.inFlight())
 	cost := math.Float64frombits(s.cost.Load())
