@@ -1,16 +1,19 @@
 package breaker
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"math"
 	"time"
 )
 
 // Config configures a Breaker. Every zero field means the documented default,
-// so Config{} is a working breaker: a count window of the last 100 outcomes that
-// opens at a 50% failure rate once 10 outcomes are in, for 5 s, with one probe.
+// so Config{} is a working breaker: a count window of the last 100 outcomes
+// that opens at a 50% failure rate once 10 outcomes are in, for 5 s, with one
+// probe.
+//
+// The trip rule is, in Closed: ConsecutiveFailures failures in a row, or,
+// once the window holds MinCalls outcomes, the failure rate reaching
+// FailureRate or the slow-call rate reaching SlowRate. ShouldTrip replaces
+// that rule with a function of the window's Counts.
 type Config struct {
 	// Name identifies the breaker in errors and in OnStateChange.
 	Name string
@@ -39,9 +42,28 @@ type Config struct {
 	MinCalls int
 
 	// FailureRate trips the breaker when failures/outcomes in the window
-	// reaches it. Zero means 0.5 (resilience4j failureRateThreshold 50%).
-	// Must be in (0,1].
+	// reaches it. Zero means 0.5 (resilience4j failureRateThreshold 50%),
+	// or no failure-rate rule when ConsecutiveFailures is set. Must be in
+	// (0,1].
 	FailureRate float64
+
+	// ConsecutiveFailures, when positive, trips the breaker after that many
+	// failures in a row, whatever the window holds (MinCalls does not
+	// apply): gobreaker's default rule, the one most users configure first.
+	// A success ends the run; ignored calls neither extend nor end it. Set
+	// alone, it is the whole trip rule: FailureRate then defaults to no
+	// rate rule; set FailureRate too to trip on either. Zero means off.
+	ConsecutiveFailures int
+
+	// ShouldTrip, when set, is the whole trip rule: the breaker trips when
+	// it returns true for the Counts of a Closed window. It is called after
+	// each failure and each slow call (and may be called after other
+	// outcomes), never under a lock of the breaker, possibly from several
+	// goroutines at once; keep it fast and free of blocking. A success that
+	// would make it true is seen with the next failure. It cannot be
+	// combined with MinCalls, FailureRate, SlowRate or
+	// ConsecutiveFailures, which it replaces. Nil means the built-in rule.
+	ShouldTrip func(Counts) bool
 
 	// SlowCall, when positive, makes a call that takes at least SlowCall a
 	// slow call, whatever its outcome. Zero disables slow-call tripping (and
@@ -69,8 +91,10 @@ type Config struct {
 	// after OpenFor.
 	HalfOpenCalls int
 
-	// Classify maps a call's error to an outcome. Nil means nil → Success,
-	// context.Canceled → Ignore, anything else → Failure.
+	// Classify maps a call's error to an outcome. Nil means DefaultClassify:
+	// nil → Success, context.Canceled → Ignore, anything else → Failure.
+	// A call through Do or Call that panics is a Failure whatever Classify
+	// says.
 	Classify func(error) Outcome
 
 	// OnStateChange, if set, is called once per transition, in transition
@@ -100,26 +124,31 @@ func (c Config) resolve() (Config, error) {
 		return c, err
 	}
 	if c.WindowTime > 0 && c.WindowSize > 0 {
-		return c, fmt.Errorf("breaker: Config.WindowSize %d and Config.WindowTime %v both set; choose one window", c.WindowSize, c.WindowTime)
+		return c, configErrorf("Config.WindowSize %d and Config.WindowTime %v both set; choose one window", c.WindowSize, c.WindowTime)
 	}
 	if c.WindowTime == 0 && c.Buckets != 0 {
-		return c, fmt.Errorf("breaker: Config.Buckets %d set without Config.WindowTime", c.Buckets)
+		return c, configErrorf("Config.Buckets %d set without Config.WindowTime", c.Buckets)
 	}
 	if bad(c.FailureRate) {
-		return c, fmt.Errorf("breaker: Config.FailureRate %v outside (0,1]", c.FailureRate)
+		return c, configErrorf("Config.FailureRate %v outside (0,1]", c.FailureRate)
 	}
 	if bad(c.SlowRate) {
-		return c, fmt.Errorf("breaker: Config.SlowRate %v outside (0,1]", c.SlowRate)
+		return c, configErrorf("Config.SlowRate %v outside (0,1]", c.SlowRate)
+	}
+	if c.ShouldTrip != nil {
+		if err := c.checkShouldTripAlone(); err != nil {
+			return c, err
+		}
 	}
 	c.fillDefaults()
 	if c.WindowTime > 0 && c.WindowTime/time.Duration(c.Buckets) < minBucketWidth {
-		return c, fmt.Errorf("breaker: Config.WindowTime %v split in %d buckets gives buckets under %v", c.WindowTime, c.Buckets, minBucketWidth)
+		return c, configErrorf("Config.WindowTime %v split in %d buckets gives buckets under %v", c.WindowTime, c.Buckets, minBucketWidth)
 	}
 	if c.WindowTime == 0 && c.MinCalls > c.WindowSize {
-		return c, fmt.Errorf("breaker: Config.MinCalls %d exceeds Config.WindowSize %d", c.MinCalls, c.WindowSize)
+		return c, configErrorf("Config.MinCalls %d exceeds Config.WindowSize %d", c.MinCalls, c.WindowSize)
 	}
 	if c.MaxOpenFor != 0 && c.MaxOpenFor < c.OpenFor {
-		return c, fmt.Errorf("breaker: Config.MaxOpenFor %v below Config.OpenFor %v", c.MaxOpenFor, c.OpenFor)
+		return c, configErrorf("Config.MaxOpenFor %v below Config.OpenFor %v", c.MaxOpenFor, c.OpenFor)
 	}
 	return c, nil
 }
@@ -133,10 +162,11 @@ func (c Config) checkSigns() error {
 	ints := []struct {
 		name string
 		v    int
-	}{{"WindowSize", c.WindowSize}, {"Buckets", c.Buckets}, {"MinCalls", c.MinCalls}, {"HalfOpenCalls", c.HalfOpenCalls}}
+	}{{"WindowSize", c.WindowSize}, {"Buckets", c.Buckets}, {"MinCalls", c.MinCalls},
+		{"ConsecutiveFailures", c.ConsecutiveFailures}, {"HalfOpenCalls", c.HalfOpenCalls}}
 	for _, f := range ints {
 		if f.v < 0 {
-			return fmt.Errorf("breaker: Config.%s %d is negative", f.name, f.v)
+			return configErrorf("Config.%s %d negative", f.name, f.v)
 		}
 	}
 	durations := []struct {
@@ -145,8 +175,24 @@ func (c Config) checkSigns() error {
 	}{{"WindowTime", c.WindowTime}, {"SlowCall", c.SlowCall}, {"OpenFor", c.OpenFor}, {"MaxOpenFor", c.MaxOpenFor}}
 	for _, f := range durations {
 		if f.v < 0 {
-			return fmt.Errorf("breaker: Config.%s %v is negative", f.name, f.v)
+			return configErrorf("Config.%s %v negative", f.name, f.v)
 		}
+	}
+	return nil
+}
+
+// checkShouldTripAlone rejects the fields that ShouldTrip replaces: set
+// beside it, they would look as if they counted.
+func (c Config) checkShouldTripAlone() error {
+	switch {
+	case c.MinCalls != 0:
+		return configErrorf("Config.MinCalls %d set with Config.ShouldTrip, which replaces it", c.MinCalls)
+	case c.FailureRate != 0:
+		return configErrorf("Config.FailureRate %v set with Config.ShouldTrip, which replaces it", c.FailureRate)
+	case c.SlowRate != 0:
+		return configErrorf("Config.SlowRate %v set with Config.ShouldTrip, which replaces it", c.SlowRate)
+	case c.ConsecutiveFailures != 0:
+		return configErrorf("Config.ConsecutiveFailures %d set with Config.ShouldTrip, which replaces it", c.ConsecutiveFailures)
 	}
 	return nil
 }
@@ -158,60 +204,25 @@ func (c *Config) fillDefaults() {
 	if c.WindowTime > 0 && c.Buckets == 0 {
 		c.Buckets = defaultBuckets
 	}
-	if c.MinCalls == 0 {
-		c.MinCalls = defaultMinCalls
-		if c.WindowTime == 0 && c.WindowSize < c.MinCalls {
-			c.MinCalls = c.WindowSize
-		}
-	}
-	if c.FailureRate == 0 {
-		c.FailureRate = defaultFailureRate
-	}
-	if c.SlowRate == 0 {
-		c.SlowRate = defaultSlowRate
-	}
 	if c.OpenFor == 0 {
 		c.OpenFor = defaultOpenFor
 	}
 	if c.HalfOpenCalls == 0 {
 		c.HalfOpenCalls = defaultHalfOpenCalls
 	}
-}
-
-// Outcome is how a finished call counts.
-type Outcome uint8
-
-const (
-	// Success counts toward the window as a success.
-	Success Outcome = iota
-	// Failure counts toward the window as a failure.
-	Failure
-	// Ignore counts toward nothing (Stats.Ignored only).
-	Ignore
-)
-
-// String returns "success", "failure" or "ignore".
-func (o Outcome) String() string {
-	switch o {
-	case Success:
-		return "success"
-	case Failure:
-		return "failure"
-	case Ignore:
-		return "ignore"
+	if c.ShouldTrip != nil {
+		return // the rule's fields stay zero: ShouldTrip replaces them
 	}
-	return fmt.Sprintf("Outcome(%d)", uint8(o))
-}
-
-// DefaultClassify is the classification used when Config.Classify is nil:
-// nil → Success, context.Canceled (the caller gave up) → Ignore, anything
-// else → Failure.
-func DefaultClassify(err error) Outcome {
-	if err == nil {
-		return Success
+	if c.MinCalls == 0 {
+		c.MinCalls = defaultMinCalls
+		if c.WindowTime == 0 && c.WindowSize < c.MinCalls {
+			c.MinCalls = c.WindowSize
+		}
 	}
-	if errors.Is(err, context.Canceled) {
-		return Ignore
+	if c.FailureRate == 0 && c.ConsecutiveFailures == 0 {
+		c.FailureRate = defaultFailureRate
 	}
-	return Failure
+	if c.SlowRate == 0 {
+		c.SlowRate = defaultSlowRate
+	}
 }

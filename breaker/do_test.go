@@ -3,9 +3,8 @@ package breaker_test
 import (
 	"context"
 	"errors"
-	"fmt"
+	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -67,80 +66,70 @@ func TestCustomClassify(t *testing.T) {
 	require.Equal(t, uint64(5), b.Stats().Successes)
 }
 
-func TestZeroPermitDone(t *testing.T) {
-	var p breaker.Permit
-	p.Done(errBoom) // must not panic
-	var tp breaker.ThrottlePermit
-	tp.Done(errBoom)
-	require.Equal(t, "half-open", breaker.HalfOpen.String())
-	require.Equal(t, "State(9)", breaker.State(9).String())
-	require.Equal(t, "ignore", breaker.Ignore.String())
-}
-
-// transitionLog records OnStateChange calls and checks them as they come.
-type transitionLog struct {
-	mu     sync.Mutex
-	events []string
-	last   breaker.State
-	bad    []string
-}
-
-func (l *transitionLog) record(name string, from, to breaker.State) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ev := fmt.Sprintf("%s→%s", from, to)
-	if from != l.last || from == to || (from == breaker.Closed && to == breaker.HalfOpen) {
-		l.bad = append(l.bad, fmt.Sprintf("event %d %s after state %s", len(l.events), ev, l.last))
+// A call that panics is a failure, and the panic goes on to the caller
+// unchanged: a backend whose calls panic trips the breaker, and a probe that
+// panics re-opens it at once instead of holding its slot until OpenFor.
+func TestPanicIsRecordedAsFailure(t *testing.T) {
+	const (
+		C = breaker.Closed
+		O = breaker.Open
+		H = breaker.HalfOpen
+	)
+	cfg := breaker.Config{WindowSize: 2, MinCalls: 2, OpenFor: time.Second}
+	tests := []struct {
+		name  string
+		cfg   breaker.Config
+		steps []step
+	}{
+		{"Do: panicking calls trip the breaker", cfg, []step{
+			{0, "do-panic", C}, {0, "do-panic", O}, {0, "reject", O},
+		}},
+		{"Call: panicking calls trip the breaker", cfg, []step{
+			{0, "call-panic", C}, {0, "call-panic", O}, {0, "reject", O},
+		}},
+		{"Do: a probe that panics re-opens at once", cfg, []step{
+			{0, "trip", O}, {time.Second, "do-panic", O}, {0, "reject", O}, {time.Second, "ok", C},
+		}},
+		{"Call: a probe that panics re-opens at once", cfg, []step{
+			{0, "trip", O}, {time.Second, "call-panic", O}, {0, "reject", O}, {time.Second, "ok", C},
+		}},
+		{"a panic is a failure whatever Classify says", breaker.Config{WindowSize: 2, MinCalls: 2, OpenFor: time.Second,
+			Classify: func(error) breaker.Outcome { return breaker.Success }}, []step{
+			{0, "do-panic", C}, {0, "call-panic", O},
+		}},
+		{"a panicking probe among several re-opens", breaker.Config{WindowSize: 2, MinCalls: 2, OpenFor: time.Second, HalfOpenCalls: 2}, []step{
+			{0, "trip", O}, {time.Second, "hold", H}, {0, "do-panic", O}, {0, "done-ok", O},
+		}},
+		{"with SlowCall (the slow path of Do)", breaker.Config{WindowSize: 2, MinCalls: 2, OpenFor: time.Second, SlowCall: time.Hour}, []step{
+			{0, "do-panic", C}, {0, "do-panic", O},
+		}},
 	}
-	l.events = append(l.events, ev)
-	l.last = to
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { runSteps(t, tc.cfg, tc.steps) })
+	}
 }
 
-func TestOnStateChangeOrderedUnderRaces(t *testing.T) {
-	log := &transitionLog{}
-	var b *breaker.Breaker
-	b, err := breaker.New(breaker.Config{Name: "x", OnStateChange: func(name string, from, to breaker.State) {
-		_ = b.State() // callbacks run outside the lock: this must not deadlock
-		log.record(name, from, to)
-	}})
+func TestPanicCountsInStats(t *testing.T) {
+	b, err := breaker.New(breaker.Config{})
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 2000 {
-				if (i+g)%2 == 0 {
-					b.Trip()
-				} else {
-					b.Reset()
-				}
-			}
-		})
-	}
-	wg.Wait()
-	log.mu.Lock()
-	defer log.mu.Unlock()
-	require.Empty(t, log.bad)
-	opens := 0
-	for _, e := range log.events {
-		if e == "closed→open" {
-			opens++
-		}
-	}
-	require.Equal(t, b.Stats().Trips, uint64(opens), "one callback per trip")
-	require.NotZero(t, opens)
+	require.Equal(t, "boom", panicThrough(b, false))
+	require.Equal(t, "boom", panicThrough(b, true))
+	s := b.Stats()
+	require.Equal(t, uint64(2), s.Failures)
+	require.Equal(t, int64(2), s.WindowFailures)
+	require.Zero(t, s.Successes)
 }
 
-func TestOnStateChangeReentrant(t *testing.T) {
-	var got []string
-	var b *breaker.Breaker
-	b, err := breaker.New(breaker.Config{OnStateChange: func(_ string, from, to breaker.State) {
-		got = append(got, from.String()+"→"+to.String())
-		if to == breaker.Open {
-			b.Reset() // a callback may drive the breaker; its event comes next
-		}
-	}})
+// A call that ends by runtime.Goexit (t.FailNow inside fn, say) did not
+// return either: it is a failure too.
+func TestGoexitIsRecordedAsFailure(t *testing.T) {
+	b, err := breaker.New(breaker.Config{})
 	require.NoError(t, err)
-	b.Trip()
-	require.Equal(t, []string{"closed→open", "open→closed"}, got)
-	require.Equal(t, breaker.Closed, b.State())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.Do(context.Background(), func(context.Context) error { runtime.Goexit(); return nil })
+	}()
+	<-done
+	require.Equal(t, uint64(1), b.Stats().Failures)
 }

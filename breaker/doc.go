@@ -1,134 +1,142 @@
-// Package breaker provides a circuit breaker with count and time windows,
-// slow-call tripping and half-open probes, Google SRE client-side adaptive
-// throttling, keyed breaker groups, and a per-host http.RoundTripper.
+// Package breaker provides circuit breakers. A Breaker watches the outcomes
+// of the calls it lets through to a dependency; when too many fail it opens
+// and rejects calls at once for a while, so that callers fail fast instead
+// of queueing on a dependency that cannot answer and the dependency gets
+// room to recover; then it lets a few probe calls through and closes again
+// if they succeed.
 //
 // The three-line use:
 //
 //	b, err := breaker.New(breaker.Config{Name: "db"})
 //	...
-//	err = b.Do(ctx, func(ctx context.Context) error { return call(ctx) })
+//	err = b.Do(ctx, func(ctx context.Context) error { return db.Ping(ctx) })
 //
+// Do (or Call, for a function that returns a value) is what most callers
+// want. While the breaker is open, Do returns an *OpenError without calling
+// fn: errors.Is(err, ErrOpen) and errors.Is(err, bulwark.ErrNotAttempted)
+// hold, and bulwark.RetryAt(err) tells when the breaker admits calls again.
 // Code that cannot be wrapped in a closure uses the two-step form:
 //
-//	p, err := b.Allow() // err matches ErrOpen when rejected
+//	p, err := b.Allow() // err is an *OpenError when rejected
 //	...
 //	p.Done(callErr)
+//
+// Config{} is a working breaker: it opens when half of the last 100 calls
+// failed (once at least 10 are in) and stays open 5 s. To open after a
+// number of failures in a row instead, as sony/gobreaker does by default,
+// set Config.ConsecutiveFailures; for any other rule, Config.ShouldTrip.
+//
+// The package also has a Throttle (client-side adaptive throttling, which
+// sheds a share of calls instead of all of them), a Group (one breaker per
+// key: host, tenant, route) and a Transport (per-host breaking for an
+// http.Client).
+//
+// Every exported type is safe for concurrent use. In Closed, Allow, Done and
+// Do take no lock and allocate nothing. User callbacks (Classify,
+// ShouldTrip, OnStateChange) are never called under a lock of the breaker.
 //
 // # State machine
 //
 // A Breaker is Closed, Open or HalfOpen. Closed lets every call through and
-// records its outcome in a window. When the window holds at least MinCalls
-// outcomes and failures/outcomes ≥ FailureRate, or (with SlowCall > 0) slow
-// calls/outcomes ≥ SlowRate, it trips to Open. Both rates are computed over
-// the same window. Open rejects every call with an *OpenError (errors.Is
-// ErrOpen) naming the breaker and the end of the open period. After OpenFor
-// the next Allow (or State) moves it to HalfOpen, which admits HalfOpenCalls
-// probes and rejects the rest: all probes succeeding closes it with a fresh
-// window; any probe failing (or being slow) re-opens it. With MaxOpenFor set,
-// each consecutive re-open doubles the open time up to MaxOpenFor, and a
-// close resets it to OpenFor. A probe whose Permit is never completed is
-// reclaimed after OpenFor, so a lost Permit cannot wedge the breaker in
-// HalfOpen (the trap of resilience4j issues 903 and 935); its late Done is
-// ignored. A probe whose outcome is Ignore (say, its caller cancelled) frees
-// its slot at once, as in resilience4j, rather than blocking probes until
-// reclaimed. Trip and Reset force Open and Closed. Shadow mode runs the whole
-// machine but never rejects.
+// records its outcome in a window (the last WindowSize outcomes, or those of
+// the last WindowTime). It trips to Open on ConsecutiveFailures failures in
+// a row, or, once the window holds at least MinCalls outcomes, when
+// failures/outcomes reaches FailureRate or (with SlowCall > 0) slow
+// calls/outcomes reaches SlowRate; ShouldTrip, when set, replaces that rule.
+// Open rejects every call with an *OpenError naming the breaker and the end
+// of the open period. After OpenFor the next Allow (or State) moves it to
+// HalfOpen, which admits HalfOpenCalls probes and rejects the rest: all
+// probes succeeding closes it with a fresh window; any probe failing (or
+// being slow) re-opens it. With MaxOpenFor set, each consecutive re-open
+// doubles the open time up to MaxOpenFor, and a close resets it to OpenFor.
+// Trip and Reset force Open and Closed. Shadow mode runs the whole machine
+// but never rejects: the safe way to try thresholds on live traffic.
 //
-// Outcomes come from Config.Classify (default: nil → Success,
-// context.Canceled → Ignore, anything else → Failure; Do and Call also
-// ignore a failure when the caller's own ctx was cancelled). Ignored calls
-// count toward nothing. A failure whose Permit was admitted under an earlier
-// state (a call that was in flight when the breaker opened) is counted in
-// Stats but not judged. A late success takes the lock-free path and is
-// counted in the current window: checking its state would cost every call an
-// extra atomic load, and a stale success can only make the breaker slower
-// to trip, never trip it.
+// A probe whose Permit is never finished is reclaimed after OpenFor, so a
+// lost Permit cannot wedge the breaker in HalfOpen (the trap of resilience4j
+// issues 903 and 935, https://github.com/resilience4j/resilience4j/issues/903);
+// its late Done is ignored. A probe whose outcome is Ignore (say, its caller
+// cancelled) frees its slot at once.
 //
-// Create breakers (and Groups) inside a testing/synctest bubble when the test
-// uses one: a breaker keeps its own time base, and one created outside a
-// bubble sees the bubble's fake clock as a time long before its birth.
+// # Outcomes
 //
-// # Windows and the hot path
+// Outcomes come from Config.Classify (default DefaultClassify: nil →
+// Success, context.Canceled → Ignore, anything else → Failure). Do and Call
+// also ignore a failure when the caller's own ctx was cancelled, and count a
+// call that panics as a Failure (the panic then goes on to their caller
+// unchanged), so a dependency whose calls panic trips the breaker like one
+// whose calls fail. Ignored calls count toward nothing. A failure whose
+// Permit was admitted under an earlier state (a call that was in flight when
+// the breaker opened) is counted in Stats but not judged. A late success is
+// counted in the current window: a stale success can only make the breaker
+// slower to trip, never trip it.
+//
+// # Windows
 //
 // The count window (WindowSize, default 100) is the last N outcomes; the
 // time window (WindowTime, in Buckets buckets, default 10) is the outcomes
 // of the last WindowTime, expiring a bucket at a time, so a long idle gap
-// forgets everything. Neither stores successes one by one: a success is one
-// atomic add on a striped counter (cache-line-padded stripes picked by the
-// goroutine's stack address, so two CPUs rarely share a line). Failures and
-// slow calls take the breaker's mutex, stamp themselves with the running
-// total of outcomes (count window) or land in their bucket (time window),
-// and evaluate the rates. So in Closed, Allow + Done of a success are one
-// atomic load and one atomic add: no lock and, without SlowCall, no clock
-// read, in either window. A time window learns that its current bucket has
-// ended from a timer (time.AfterFunc, armed once per bucket, whose callback
-// only sets a flag under the lock); the first outcome after that takes the
-// lock and rotates the window. This is a deliberate trade: one monotonic
-// clock read costs more than the rest of the hot path (about 37 ns against
-// about 12 ns on the benchmark machine), and the price is that a success
-// landing between a bucket's end and the timer's callback (the timer's
-// delivery latency) is counted in the ending bucket. SlowCall needs the
-// call's duration, so it adds a clock read in Allow and one in Done.
-// Successes are evaluated only in the rare case where they can trip (the
-// window holds failures but fewer than MinCalls outcomes). Under concurrency
-// the window is exact up to the order in which racing outcomes are numbered.
+// forgets everything. A time window learns that its current bucket has ended
+// from a timer rather than by reading the clock on every call, so a success
+// that lands between a bucket's end and the timer's callback is counted in
+// the ending bucket. SlowCall needs each call's duration, so it adds a clock
+// read in Allow and one in Done. Under concurrency the window is exact up to
+// the order in which racing outcomes are numbered.
 //
 // # OnStateChange
 //
-// Transitions are made under the breaker's mutex and appended to a small
-// queue. The goroutine that made a transition, after unlocking, drains the
-// queue and calls OnStateChange outside the lock, unless another goroutine
-// is already draining, in which case that one delivers it. One drainer at a
-// time and FIFO batches give: one call per transition, in transition order,
-// never under a lock, even when many goroutines race (no Closed→HalfOpen, no
-// duplicates). A callback may call the breaker, even Trip or Reset; its
-// transition is delivered after it returns. The cost of that design: a
-// goroutine may return from the call that made a transition before the
-// callback for it has run.
+// OnStateChange is called once per transition, in transition order, never
+// under a lock, even when many goroutines race. A callback may call the
+// breaker, even Trip or Reset; its own transition is delivered after it
+// returns. The price of that guarantee: a goroutine may return from the call
+// that made a transition before the callback for it has run (another
+// goroutine delivers it).
 //
 // # Defaults
 //
 // WindowSize 100, FailureRate 0.5 and SlowRate 1.0 are resilience4j's
-// defaults (slidingWindowSize, failureRateThreshold, slowCallRateThreshold);
-// MinCalls 10 (resilience4j's minimumNumberOfCalls is 100, which with a
-// window of 100 waits for a full window; 10 keeps the "not enough evidence"
-// guard without that delay); OpenFor 5 s is Polly v8's BreakDuration;
-// HalfOpenCalls 1 is gobreaker's MaxRequests; Buckets 10.
+// defaults (slidingWindowSize, failureRateThreshold,
+// slowCallRateThreshold); MinCalls 10 (resilience4j's minimumNumberOfCalls
+// is 100, which with a window of 100 waits for a full window; 10 keeps the
+// "not enough evidence" guard without that delay); OpenFor 5 s is Polly v8's
+// BreakDuration; HalfOpenCalls 1 is gobreaker's MaxRequests; Buckets 10.
 //
 // # Throttle
 //
-// NewThrottle implements client-side adaptive throttling from the Google SRE
-// book, ch. 21 "Handling Overload", Eq. 21-1: over a rolling Window (default
-// 2 minutes) it counts requests and backend accepts and rejects locally with
-// probability max(0, (requests − K·accepts)/(requests + 1)), K default 2.
-// Its rejections are ErrThrottled, which also matches ErrOpen.
+// NewThrottle implements client-side adaptive throttling from Beyer, Jones,
+// Petoff and Murphy (eds.), "Site Reliability Engineering", O'Reilly 2016,
+// ch. 21 "Handling Overload", Eq. 21-1
+// (https://sre.google/sre-book/handling-overload/): over a rolling Window
+// (default 2 minutes) it counts requests and backend accepts, and rejects
+// locally with probability max(0, (requests − K·accepts)/(requests + 1)), K
+// default 2. Its rejections are ErrThrottled, which also matches ErrOpen and
+// bulwark.ErrNotAttempted. It hands out the same Permit as a Breaker.
 //
 // # Group and Transport
 //
 // NewGroup keeps one breaker per key, created on first use, at most MaxKeys
 // of them (least recently used evicted first) and, with IdleTTL, dropping
-// keys not used for that long. NewTransport breaks per host for an
-// http.Client: status ≥ 500 and transport errors are failures (configurable),
-// a rejected request never reaches the network and its error wraps ErrOpen,
-// and a Retry-After on a 503 or 429 may lengthen the open period (see
-// Transport).
+// keys not used for that long; All enumerates them. NewTransport breaks per
+// host for an http.Client: status ≥ 500 and transport errors are failures
+// (configurable), a rejected request never reaches the network and its error
+// wraps the *OpenError, and a Retry-After on a 503 or 429 may lengthen the
+// open period (RFC 9110 §10.2.3). It goes innermost in a client stack, below
+// the balancing transport (see NewTransport).
 //
-// Every exported type is safe for concurrent use. Nothing in this package
-// starts a goroutine of its own; the only background work is the bucket
-// timer of a time-window breaker, whose callback runs for a few
-// instructions once per bucket, and which keeps an unused breaker reachable
-// for at most one bucket width.
+// Nothing in this package starts a goroutine of its own; the only
+// background work is the bucket timer of a time-window breaker, whose
+// callback runs for a few instructions once per bucket, and which keeps an
+// unused breaker reachable for at most one bucket width.
 //
-// # Observability
+// # Observability and tests
 //
 // Stats is a snapshot of atomic counters. State implements
 // encoding.TextMarshaler and TextUnmarshaler, so a Stats published through
 // expvar or encoding/json shows "closed", "open" or "half-open" and decodes
 // back.
 //
-// References: resilience4j CircuitBreaker (count/time windows, slow-call
-// rate, minimum calls, issues 903/935 on stuck half-open); Polly v8 circuit
-// breaker (break duration); sony/gobreaker (two-step breaker, settings with
-// documented zero values); Google SRE book ch. 21 (Eq. 21-1); RFC 9110
-// §10.2.3 (Retry-After).
+// Create breakers (and Groups and Throttles) inside a testing/synctest
+// bubble when the test uses one: each keeps its own time base, and one
+// created outside a bubble sees the bubble's fake clock as a time long
+// before its birth.
 package breaker

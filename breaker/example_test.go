@@ -3,12 +3,14 @@ package breaker_test
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/breaker"
 )
 
@@ -81,8 +83,15 @@ func ExampleNewTransport() {
 	}))
 	defer srv.Close()
 
-	g, _ := breaker.NewGroup(breaker.Config{WindowSize: 3, MinCalls: 3}, breaker.GroupConfig{})
-	client := &http.Client{Transport: breaker.NewTransport(http.DefaultTransport, g)}
+	g, err := breaker.NewGroup(breaker.Config{WindowSize: 3, MinCalls: 3}, breaker.GroupConfig{})
+	if err != nil {
+		panic(err)
+	}
+	rt, err := breaker.NewTransport(http.DefaultTransport, g)
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: rt}
 	for range 5 {
 		resp, err := client.Get(srv.URL)
 		if err != nil {
@@ -103,12 +112,119 @@ func ExampleNewTransport() {
 	// server hits: 3
 }
 
+// A throttle in front of a backend that refuses everything: the share of
+// calls it rejects locally grows with the refusals, yet never reaches 1, so
+// the backend keeps seeing a trickle of requests that tell when it is back.
 func ExampleNewThrottle() {
 	th, err := breaker.NewThrottle(breaker.ThrottleConfig{K: 2, Window: 2 * time.Minute})
 	if err != nil {
 		panic(err)
 	}
-	err = th.Do(context.Background(), func(context.Context) error { return nil })
-	fmt.Println(err, th.Stats().RejectProbability)
-	// Output: <nil> 0
+	overloaded := func(context.Context) error { return errors.New("503") }
+	for _, calls := range []int{2, 8, 90} {
+		for range calls {
+			_ = th.Do(context.Background(), overloaded) // rejected locally or refused
+		}
+		s := th.Stats()
+		fmt.Printf("%d requests, %d accepted: reject probability %.2f\n", s.Requests, s.Accepts, s.RejectProbability)
+	}
+	// Output:
+	// 2 requests, 0 accepted: reject probability 0.67
+	// 10 requests, 0 accepted: reject probability 0.91
+	// 100 requests, 0 accepted: reject probability 0.99
+}
+
+// Tripping after failures in a row, gobreaker's default rule: the window's
+// failure rate plays no part.
+func ExampleConfig_consecutiveFailures() {
+	b, err := breaker.New(breaker.Config{Name: "payments", ConsecutiveFailures: 3})
+	if err != nil {
+		panic(err)
+	}
+	outcomes := []error{errors.New("timeout"), errors.New("timeout"), nil, // a success ends the run
+		errors.New("timeout"), errors.New("timeout"), errors.New("timeout")}
+	for _, outcome := range outcomes {
+		_ = b.Do(context.Background(), func(context.Context) error { return outcome })
+		fmt.Println(b.State(), b.Stats().ConsecutiveFailures)
+	}
+	// Output:
+	// closed 1
+	// closed 2
+	// closed 0
+	// closed 1
+	// closed 2
+	// open 0
+}
+
+// A trip rule of one's own over the window's counts: here, at least five
+// failures among the last 20 calls, however many calls that is.
+func ExampleConfig_shouldTrip() {
+	b, err := breaker.New(breaker.Config{
+		WindowSize: 20,
+		ShouldTrip: func(c breaker.Counts) bool { return c.Failures >= 5 },
+	})
+	if err != nil {
+		panic(err)
+	}
+	for i := range 12 {
+		failed := i%2 == 1 // every other call fails
+		_ = b.Do(context.Background(), func(context.Context) error {
+			if failed {
+				return errors.New("refused")
+			}
+			return nil
+		})
+		if b.State() == breaker.Open {
+			fmt.Println("open after call", i+1, "with", b.Stats().Failures, "failures")
+			break
+		}
+	}
+	// Output: open after call 10 with 5 failures
+}
+
+// Enumerating a group's breakers, as an exporter of their Stats does.
+func ExampleGroup_All() {
+	g, err := breaker.NewGroup(breaker.Config{ConsecutiveFailures: 1}, breaker.GroupConfig{})
+	if err != nil {
+		panic(err)
+	}
+	_ = g.Get("b.example:443").Do(context.Background(), func(context.Context) error { return errors.New("reset") })
+	_ = g.Get("a.example:443").Do(context.Background(), func(context.Context) error { return nil })
+	for host, b := range g.All() {
+		s := b.Stats()
+		fmt.Println(host, s.State, s.Successes, s.Failures)
+	}
+	// Output:
+	// a.example:443 closed 1 0
+	// b.example:443 open 0 1
+}
+
+// A rejection tells the layers above that the call never reached the
+// dependency, and until when the breaker will refuse: a retry loop need not
+// count it as an attempt, and a balancer can pick another backend until then.
+func ExampleOpenError_RetryAt() {
+	b, err := breaker.New(breaker.Config{Name: "search", OpenFor: 30 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	b.Trip()
+	err = b.Do(context.Background(), func(context.Context) error { return nil })
+	err = fmt.Errorf("query: %w", err) // wrapping keeps both answers reachable
+	at, ok := bulwark.RetryAt(err)
+	fmt.Println(errors.Is(err, bulwark.ErrNotAttempted), ok, time.Until(at).Round(time.Second))
+	// Output: true true 30s
+}
+
+// Publishing Stats through expvar (served at /debug/vars). State marshals
+// as its name ("closed", "open", "half-open").
+func ExampleBreaker_Stats() {
+	b, _ := breaker.New(breaker.Config{Name: "payments"})
+	expvar.Publish("breaker.payments", expvar.Func(func() any {
+		s := b.Stats()
+		return map[string]any{"state": s.State, "trips": s.Trips, "failures": s.Failures, "rejected": s.Rejected}
+	}))
+	p, _ := b.Allow()
+	p.Done(nil)
+	fmt.Println(expvar.Get("breaker.payments").String())
+	// Output: {"failures":0,"rejected":0,"state":"closed","trips":0}
 }

@@ -1,7 +1,9 @@
 package breaker
 
 import (
-	"fmt"
+	"cmp"
+	"iter"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +23,10 @@ type GroupConfig struct {
 const defaultMaxKeys = 1024
 
 // Group holds one Breaker per key (host, tenant, route), created on first
-// use from a shared Config. It is safe for concurrent use: Get of a known key
-// takes a read lock only; concurrent Gets of a new key create one breaker.
+// use from a shared Config: Get is what most callers want, and a Transport
+// keeps its per-host breakers in one. It is safe for concurrent use: Get of
+// a known key takes a read lock only; concurrent Gets of a new key create
+// one breaker. All enumerates the breakers, for an exporter of their Stats.
 //
 // An evicted key loses its state: the next Get starts it Closed with an
 // empty window. Evicting the least recently used key, rather than refusing
@@ -44,17 +48,17 @@ type groupEntry struct {
 
 // NewGroup returns an empty group whose breakers use cfg, named
 // cfg.Name+"/"+key (or key when cfg.Name is empty). It returns an error
-// naming an invalid field of either config.
+// matching ErrInvalidConfig that names an invalid field of either config.
 func NewGroup(cfg Config, gcfg GroupConfig) (*Group, error) {
 	c, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
 	if gcfg.MaxKeys < 0 {
-		return nil, fmt.Errorf("breaker: GroupConfig.MaxKeys %d is negative", gcfg.MaxKeys)
+		return nil, configErrorf("GroupConfig.MaxKeys %d negative", gcfg.MaxKeys)
 	}
 	if gcfg.IdleTTL < 0 {
-		return nil, fmt.Errorf("breaker: GroupConfig.IdleTTL %v is negative", gcfg.IdleTTL)
+		return nil, configErrorf("GroupConfig.IdleTTL %v negative", gcfg.IdleTTL)
 	}
 	if gcfg.MaxKeys == 0 {
 		gcfg.MaxKeys = defaultMaxKeys
@@ -133,4 +137,38 @@ func (g *Group) Len() int {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	return len(g.entries)
+}
+
+// All returns an iterator over the group's breakers and their keys, in key
+// order:
+//
+//	for key, b := range g.All() {
+//		publish(key, b.Stats())
+//	}
+//
+// It is weakly consistent: each loop yields the breakers the group held
+// when the loop started (a snapshot taken under the read lock, which is not
+// held while the loop body runs, so the body may call the group), so a key
+// created during the loop may be missing and one evicted during the loop may
+// still be yielded. Enumerating is not use: it does not keep an idle key
+// from eviction.
+func (g *Group) All() iter.Seq2[string, *Breaker] {
+	return func(yield func(string, *Breaker) bool) {
+		type member struct {
+			key string
+			b   *Breaker
+		}
+		g.mu.RLock()
+		members := make([]member, 0, len(g.entries))
+		for k, e := range g.entries {
+			members = append(members, member{k, e.b})
+		}
+		g.mu.RUnlock()
+		slices.SortFunc(members, func(x, y member) int { return cmp.Compare(x.key, y.key) })
+		for _, m := range members {
+			if !yield(m.key, m.b) {
+				return
+			}
+		}
+	}
 }

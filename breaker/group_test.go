@@ -70,3 +70,51 @@ func TestGroupConcurrentGetOneBreaker(t *testing.T) {
 	}
 	require.Equal(t, 1, g.Len())
 }
+
+func TestGroupAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := breaker.NewGroup(breaker.Config{Name: "api"}, breaker.GroupConfig{IdleTTL: time.Minute})
+		require.NoError(t, err)
+		want := map[string]*breaker.Breaker{}
+		for _, k := range []string{"c", "a", "b"} {
+			want[k] = g.Get(k)
+		}
+		var keys []string
+		for k, b := range g.All() {
+			require.Same(t, want[k], b, k)
+			keys = append(keys, k)
+		}
+		require.Equal(t, []string{"a", "b", "c"}, keys, "in key order")
+
+		// Stopping early stops.
+		n := 0
+		for range g.All() {
+			n++
+			break
+		}
+		require.Equal(t, 1, n)
+
+		// The loop body may use the group: no lock is held while it runs.
+		// A key created during the loop is not yielded by it.
+		keys = keys[:0]
+		for k := range g.All() {
+			keys = append(keys, k)
+			g.Get("new-" + k)
+		}
+		require.Equal(t, []string{"a", "b", "c"}, keys)
+		require.Equal(t, 6, g.Len())
+
+		// Enumerating is not use: idle keys are still evicted.
+		time.Sleep(50 * time.Second)
+		g.Get("a")
+		for range g.All() {
+		}
+		time.Sleep(20 * time.Second)
+		g.Get("z") // sweeps keys idle for a minute
+		keys = keys[:0]
+		for k := range g.All() {
+			keys = append(keys, k)
+		}
+		require.Equal(t, []string{"a", "z"}, keys)
+	})
+}

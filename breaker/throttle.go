@@ -2,17 +2,12 @@ package breaker
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// ErrThrottled is the rejection of a Throttle. errors.Is(err, ErrOpen) also
-// holds, so code that handles breaker rejections handles it too.
-var ErrThrottled = fmt.Errorf("breaker: throttled (%w)", ErrOpen)
 
 // ThrottleConfig configures a Throttle. Zero fields mean the defaults.
 type ThrottleConfig struct {
@@ -44,8 +39,11 @@ const (
 //
 // so a backend that refuses everything still sees a trickle of probes, and
 // one that accepts everything is never throttled. Requests rejected locally
-// count as requests, as in the book. It is safe for concurrent use; Allow
-// takes no lock except once per bucket (Window/20) to start a new bucket.
+// count as requests, as in the book.
+//
+// Use Do, or Allow and Permit.Done; rejections are ErrThrottled. A Throttle
+// is safe for concurrent use; Allow takes no lock except once per bucket
+// (Window/20) to start a new bucket.
 type Throttle struct {
 	cfg      ThrottleConfig
 	classify func(error) Outcome
@@ -65,13 +63,14 @@ type throttleBucket struct {
 	_        [40]byte
 }
 
-// NewThrottle returns a throttle, or an error naming an invalid field.
+// NewThrottle returns a throttle, or an error matching ErrInvalidConfig that
+// names an invalid field.
 func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 	if cfg.K != 0 && (math.IsNaN(cfg.K) || cfg.K < 1) {
-		return nil, fmt.Errorf("breaker: ThrottleConfig.K %v below 1", cfg.K)
+		return nil, configErrorf("ThrottleConfig.K %v below 1", cfg.K)
 	}
 	if cfg.Window < 0 {
-		return nil, fmt.Errorf("breaker: ThrottleConfig.Window %v is negative", cfg.Window)
+		return nil, configErrorf("ThrottleConfig.Window %v negative", cfg.Window)
 	}
 	if cfg.K == 0 {
 		cfg.K = defaultK
@@ -80,7 +79,7 @@ func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 		cfg.Window = defaultThrottleWindow
 	}
 	if cfg.Window < throttleBuckets*time.Millisecond {
-		return nil, fmt.Errorf("breaker: ThrottleConfig.Window %v under %v", cfg.Window, throttleBuckets*time.Millisecond)
+		return nil, configErrorf("ThrottleConfig.Window %v under %v", cfg.Window, throttleBuckets*time.Millisecond)
 	}
 	t := &Throttle{cfg: cfg, classify: cfg.Classify, epoch: time.Now(),
 		width: int64(cfg.Window) / throttleBuckets, rand: rand.Float64}
@@ -93,16 +92,11 @@ func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 	return t, nil
 }
 
-// ThrottlePermit is the right to send one request, returned by
-// Throttle.Allow. Report the result with Done exactly once.
-type ThrottlePermit struct {
-	t      *Throttle
-	bucket int64
-}
-
 // Allow decides locally whether to send one request. It never blocks. On
-// rejection it returns ErrThrottled (which matches ErrOpen).
-func (t *Throttle) Allow() (ThrottlePermit, error) {
+// rejection it returns ErrThrottled (which matches ErrOpen and
+// bulwark.ErrNotAttempted). Report the backend's answer with Done on the
+// Permit.
+func (t *Throttle) Allow() (Permit, error) {
 	cur := int64(time.Since(t.epoch)) / t.width
 	b := t.bucketFor(cur)
 	requests, accepts := t.window(cur)
@@ -110,9 +104,9 @@ func (t *Throttle) Allow() (ThrottlePermit, error) {
 	p := rejectProbability(float64(requests), float64(accepts), t.cfg.K)
 	if p > 0 && t.rand() < p {
 		t.rejected.Add(1)
-		return ThrottlePermit{}, ErrThrottled
+		return Permit{}, ErrThrottled
 	}
-	return ThrottlePermit{t: t, bucket: cur}, nil
+	return Permit{t: t, word: uint64(cur)}, nil
 }
 
 // rejectProbability is SRE book Eq. 21-1.
@@ -149,22 +143,11 @@ func (t *Throttle) window(cur int64) (requests, accepts int64) {
 	return requests, accepts
 }
 
-// Done records the backend's answer. Done on the zero permit does nothing.
-func (p ThrottlePermit) Done(err error) { p.finish(p.t.classifyOrNil(err)) }
-
-func (t *Throttle) classifyOrNil(err error) Outcome {
-	if t == nil {
-		return Ignore
-	}
-	return t.classify(err)
-}
-
-func (p ThrottlePermit) finish(o Outcome) {
-	if p.t == nil {
-		return
-	}
-	b := &p.t.buckets[p.bucket%throttleBuckets]
-	if b.num.Load() != p.bucket {
+// record records the backend's answer to a request counted in bucket
+// number cur: Success is an accept, Ignore withdraws the request.
+func (t *Throttle) record(cur uint64, o Outcome) {
+	b := &t.buckets[cur%throttleBuckets]
+	if b.num.Load() != int64(cur) {
 		return // its bucket has expired: the request no longer counts
 	}
 	switch o {
@@ -175,8 +158,11 @@ func (p ThrottlePermit) finish(o Outcome) {
 	}
 }
 
-// Do calls fn unless the throttle rejects it, and records the result. A fn
-// that fails because the caller cancelled ctx is ignored.
+// Do calls fn unless the throttle rejects it, and records the result. It
+// returns fn's error, ErrThrottled when rejected, or ctx.Err() if ctx is
+// already done (then fn is not called). A fn that fails because the caller
+// cancelled ctx is ignored; a fn that panics counts as a request the backend
+// did not accept, and the panic goes on to Do's caller unchanged.
 func (t *Throttle) Do(ctx context.Context, fn func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -190,7 +176,7 @@ func (t *Throttle) Do(ctx context.Context, fn func(context.Context) error) error
 	if o == Failure && ctx.Err() == context.Canceled {
 		o = Ignore
 	}
-	p.finish(o)
+	t.record(p.take().word, o)
 	return err
 }
 

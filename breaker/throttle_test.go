@@ -12,7 +12,7 @@ import (
 )
 
 func TestRejectProbabilityVectors(t *testing.T) {
-	// REFERENCES.md §7, derived examples of SRE Eq. 21-1.
+	// Eq. 21-1 of the SRE book (ch. 21, "Handling Overload") worked by hand.
 	tests := []struct {
 		requests, accepts, k, want float64
 	}{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/breaker"
 )
 
@@ -31,7 +32,9 @@ func TestTransportShortCircuitsOpenHost(t *testing.T) {
 
 	g, err := breaker.NewGroup(breaker.Config{WindowSize: 4, MinCalls: 4, OpenFor: time.Hour}, breaker.GroupConfig{})
 	require.NoError(t, err)
-	client := &http.Client{Transport: breaker.NewTransport(nil, g)}
+	rt, err := breaker.NewTransport(nil, g)
+	require.NoError(t, err)
+	client := &http.Client{Transport: rt}
 
 	get := func(url string) (*http.Response, error) {
 		resp, err := client.Get(url)
@@ -93,7 +96,7 @@ func TestTransportRetryAfter(t *testing.T) {
 		name       string
 		status     int
 		retryAfter string
-		cap        time.Duration
+		cap        time.Duration // 0: the default; -1: WithRetryAfterCap(0)
 		wantOpen   time.Duration
 	}{
 		{"503 seconds lengthen the open time", 503, "30", 0, 30 * time.Second},
@@ -103,6 +106,10 @@ func TestTransportRetryAfter(t *testing.T) {
 		{"shorter than OpenFor changes nothing", 503, "1", 0, 5 * time.Second},
 		{"500 ignores Retry-After", 500, "30", 0, 5 * time.Second},
 		{"garbage ignored", 503, "soon", 0, 5 * time.Second},
+		{"spaces around seconds", 503, " 30 ", 0, 30 * time.Second},
+		{"a sign is malformed", 503, "+30", 0, 5 * time.Second},
+		{"a 20-digit value is capped", 503, "99999999999999999999", 0, time.Minute},
+		{"a cap of zero ignores Retry-After", 503, "30", -1, 5 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,14 +124,18 @@ func TestTransportRetryAfter(t *testing.T) {
 				next := &fakeNext{status: tc.status, header: h}
 				g, err := breaker.NewGroup(breaker.Config{WindowSize: 1, MinCalls: 1}, breaker.GroupConfig{})
 				require.NoError(t, err)
-				var opts []breaker.TransportOption
-				if tc.cap != 0 {
+				var opts []breaker.Option
+				switch {
+				case tc.cap > 0:
 					opts = append(opts, breaker.WithRetryAfterCap(tc.cap))
+				case tc.cap < 0:
+					opts = append(opts, breaker.WithRetryAfterCap(0))
 				}
 				if tc.status == http.StatusTooManyRequests { // a success by default
 					opts = append(opts, breaker.WithClassifier(func(*http.Response, error) breaker.Outcome { return breaker.Failure }))
 				}
-				rt := breaker.NewTransport(next, g, opts...)
+				rt, err := breaker.NewTransport(next, g, opts...)
+				require.NoError(t, err)
 				req, _ := http.NewRequest(http.MethodGet, "http://svc.example/x", nil)
 				resp, err := rt.RoundTrip(req)
 				require.NoError(t, err)
@@ -145,7 +156,7 @@ func TestTransportClassifier(t *testing.T) {
 		next := &fakeNext{status: http.StatusTooManyRequests}
 		g, err := breaker.NewGroup(breaker.Config{WindowSize: 2, MinCalls: 2}, breaker.GroupConfig{})
 		require.NoError(t, err)
-		rt := breaker.NewTransport(next, g,
+		rt, err := breaker.NewTransport(next, g,
 			breaker.WithClassifier(func(resp *http.Response, err error) breaker.Outcome {
 				if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 					return breaker.Failure
@@ -153,6 +164,7 @@ func TestTransportClassifier(t *testing.T) {
 				return breaker.DefaultResponseClassify(resp, err)
 			}),
 			breaker.WithKey(func(r *http.Request) string { return r.Header.Get("Tenant") }))
+		require.NoError(t, err)
 		req, _ := http.NewRequest(http.MethodGet, "http://svc.example/", nil)
 		req.Header.Set("Tenant", "t1")
 		for range 2 {
@@ -171,7 +183,7 @@ func TestTransportClassifier(t *testing.T) {
 	})
 }
 
-func FuzzParseRetryAfterNoPanic(f *testing.F) {
+func FuzzTransportRetryAfter(f *testing.F) {
 	for _, s := range []string{"0", "120", "-1", "Wed, 21 Oct 2015 07:28:00 GMT", "99999999999999999999", "", "soon"} {
 		f.Add(s)
 	}
@@ -179,7 +191,10 @@ func FuzzParseRetryAfterNoPanic(f *testing.F) {
 		synctest.Test(t, func(t *testing.T) {
 			next := &fakeNext{status: 503, header: http.Header{"Retry-After": {v}}}
 			g, _ := breaker.NewGroup(breaker.Config{WindowSize: 1, MinCalls: 1}, breaker.GroupConfig{})
-			rt := breaker.NewTransport(next, g)
+			rt, err := breaker.NewTransport(next, g)
+			if err != nil {
+				t.Fatal(err)
+			}
 			req, _ := http.NewRequest(http.MethodGet, "http://h/", nil)
 			if _, err := rt.RoundTrip(req); err != nil {
 				t.Fatal(err)
@@ -190,4 +205,85 @@ func FuzzParseRetryAfterNoPanic(f *testing.F) {
 			}
 		})
 	})
+}
+
+func TestNewTransportErrors(t *testing.T) {
+	g, err := breaker.NewGroup(breaker.Config{}, breaker.GroupConfig{})
+	require.NoError(t, err)
+	tests := []struct {
+		name  string
+		group *breaker.Group
+		opts  []breaker.Option
+		want  string
+	}{
+		{"nil group", nil, nil, "breaker: NewTransport group nil: want a *Group from NewGroup"},
+		{"negative Retry-After cap", g, []breaker.Option{breaker.WithRetryAfterCap(-time.Second)}, "breaker: WithRetryAfterCap(-1s) negative"},
+		{"nil classifier", g, []breaker.Option{breaker.WithClassifier(nil)}, "breaker: WithClassifier(nil): a nil classifier"},
+		{"nil key", g, []breaker.Option{breaker.WithKey(nil)}, "breaker: WithKey(nil): a nil key function"},
+		{"nil option", g, []breaker.Option{nil}, "breaker: NewTransport: a nil Option"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, err := breaker.NewTransport(nil, tc.group, tc.opts...)
+			require.Nil(t, rt)
+			require.ErrorIs(t, err, breaker.ErrInvalidConfig)
+			require.EqualError(t, err, tc.want)
+		})
+	}
+}
+
+// A nil next is http.DefaultTransport.
+func TestTransportNilNextIsDefault(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	g, err := breaker.NewGroup(breaker.Config{}, breaker.GroupConfig{})
+	require.NoError(t, err)
+	rt, err := breaker.NewTransport(nil, g)
+	require.NoError(t, err)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := rt.RoundTrip(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, "ok", string(body))
+}
+
+// A rejection says it was not attempted and, through the Transport's
+// wrapping, until when.
+func TestTransportRejectionNotAttempted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		next := &fakeNext{status: http.StatusBadGateway}
+		g, err := breaker.NewGroup(breaker.Config{ConsecutiveFailures: 1, OpenFor: 30 * time.Second}, breaker.GroupConfig{})
+		require.NoError(t, err)
+		rt, err := breaker.NewTransport(next, g)
+		require.NoError(t, err)
+		req, _ := http.NewRequest(http.MethodGet, "http://b1.example/", nil)
+		_, err = rt.RoundTrip(req)
+		require.NoError(t, err)
+		_, err = rt.RoundTrip(req)
+		require.ErrorIs(t, err, breaker.ErrOpen)
+		require.ErrorIs(t, err, bulwark.ErrNotAttempted)
+		at, ok := bulwark.RetryAt(err)
+		require.True(t, ok)
+		require.Equal(t, time.Now().Add(30*time.Second), at)
+		require.Equal(t, int64(1), next.calls.Load())
+	})
+}
+
+// panicky is a RoundTripper whose RoundTrip panics.
+type panicky struct{}
+
+func (panicky) RoundTrip(*http.Request) (*http.Response, error) { panic("boom") }
+
+func TestTransportPanicIsFailure(t *testing.T) {
+	g, err := breaker.NewGroup(breaker.Config{ConsecutiveFailures: 1}, breaker.GroupConfig{})
+	require.NoError(t, err)
+	rt, err := breaker.NewTransport(panicky{}, g)
+	require.NoError(t, err)
+	req, _ := http.NewRequest(http.MethodGet, "http://b1.example/", nil)
+	func() {
+		defer func() { require.Equal(t, "boom", recover()) }()
+		_, _ = rt.RoundTrip(req)
+	}()
+	require.Equal(t, breaker.Open, g.Get("b1.example").State())
 }

@@ -16,7 +16,13 @@ package breaker
 //     oldest bucket, and a long idle gap resets every bucket it skips.
 type window struct {
 	timeBased bool
-	failTotal int64 // failures ever added; part of T
+	failTotal int64  // failures ever added; part of T
+	gen       uint64 // bumped by every reset
+
+	// The run of consecutive failures: a failure numbered lastFail+1
+	// extends it; any outcome numbered in between (a success) ends it.
+	run      int64
+	lastFail int64
 
 	// count window
 	size  int64
@@ -47,6 +53,8 @@ func (w *window) init(c Config) {
 
 // reset empties the window; total is the current T.
 func (w *window) reset(total, now int64) {
+	w.gen++
+	w.run = 0
 	w.base = total
 	w.fails.clear()
 	w.slows.clear()
@@ -65,6 +73,14 @@ func (w *window) add(failed, slow bool, successes int64) {
 		w.failTotal++
 	}
 	stamp := successes + w.failTotal // this outcome's number
+	if failed {
+		if w.run > 0 && stamp == w.lastFail+1 {
+			w.run++
+		} else {
+			w.run = 1
+		}
+		w.lastFail = stamp
+	}
 	if !w.timeBased {
 		if failed {
 			w.fails.push(stamp)
@@ -98,23 +114,29 @@ func (w *window) rotate(now, total int64) {
 	w.bucketNum = max(w.bucketNum, cur)
 }
 
-// counts returns the outcomes, failures and slow calls in the window, given
-// the current total T.
-func (w *window) counts(total, now int64) (calls, fails, slows int64) {
+// counts returns the outcomes, failures and slow calls in the window and
+// the run of consecutive failures, given the current total T.
+func (w *window) counts(total, now int64) Counts {
+	var c Counts
+	if w.run > 0 && w.lastFail == total {
+		c.ConsecutiveFailures = w.run // no outcome since the last failure
+	}
 	if !w.timeBased {
 		lo := max(total-w.size, w.base)
 		w.fails.dropThrough(lo)
 		w.slows.dropThrough(lo)
-		return total - lo, int64(w.fails.len()), int64(w.slows.len())
+		c.Calls, c.Failures, c.SlowCalls = total-lo, int64(w.fails.len()), int64(w.slows.len())
+		return c
 	}
 	w.rotate(now, total)
 	n := int64(len(w.starts))
 	oldest := (w.bucketNum + 1) % n
 	for i := range w.starts {
-		fails += w.bucketFail[i]
-		slows += w.bucketSlow[i]
+		c.Failures += w.bucketFail[i]
+		c.SlowCalls += w.bucketSlow[i]
 	}
-	return total - w.starts[oldest], fails, slows
+	c.Calls = total - w.starts[oldest]
+	return c
 }
 
 // stampQueue is a FIFO of increasing outcome numbers.

@@ -67,53 +67,6 @@ func TestCountWindowSlides(t *testing.T) {
 	require.Equal(t, int64(4), s.WindowFailures)
 }
 
-func TestInvalidConfig(t *testing.T) {
-	tests := []struct {
-		name  string
-		cfg   breaker.Config
-		field string
-	}{
-		{"FailureRate above 1", breaker.Config{FailureRate: 1.5}, "Config.FailureRate 1.5 outside (0,1]"},
-		{"FailureRate negative", breaker.Config{FailureRate: -0.1}, "Config.FailureRate"},
-		{"SlowRate above 1", breaker.Config{SlowRate: 2}, "Config.SlowRate"},
-		{"WindowSize negative", breaker.Config{WindowSize: -1}, "Config.WindowSize -1"},
-		{"MinCalls above WindowSize", breaker.Config{WindowSize: 5, MinCalls: 6}, "Config.MinCalls 6 exceeds Config.WindowSize 5"},
-		{"MinCalls negative", breaker.Config{MinCalls: -1}, "Config.MinCalls"},
-		{"OpenFor negative", breaker.Config{OpenFor: -time.Second}, "Config.OpenFor"},
-		{"WindowTime negative", breaker.Config{WindowTime: -time.Second}, "Config.WindowTime"},
-		{"SlowCall negative", breaker.Config{SlowCall: -1}, "Config.SlowCall"},
-		{"MaxOpenFor negative", breaker.Config{MaxOpenFor: -1}, "Config.MaxOpenFor"},
-		{"HalfOpenCalls negative", breaker.Config{HalfOpenCalls: -1}, "Config.HalfOpenCalls -1"},
-		{"MaxOpenFor below OpenFor", breaker.Config{OpenFor: time.Minute, MaxOpenFor: time.Second}, "Config.MaxOpenFor 1s below Config.OpenFor 1m0s"},
-		{"MaxOpenFor below default OpenFor", breaker.Config{MaxOpenFor: time.Second}, "Config.MaxOpenFor"},
-		{"both windows", breaker.Config{WindowSize: 10, WindowTime: time.Second}, "Config.WindowSize"},
-		{"Buckets without WindowTime", breaker.Config{Buckets: 4}, "Config.Buckets"},
-		{"buckets too narrow", breaker.Config{WindowTime: time.Millisecond, Buckets: 10}, "Config.WindowTime"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			b, err := breaker.New(tc.cfg)
-			require.Error(t, err)
-			require.Nil(t, b)
-			require.Contains(t, err.Error(), tc.field)
-			_, err = breaker.NewGroup(tc.cfg, breaker.GroupConfig{})
-			require.Error(t, err, "NewGroup")
-		})
-	}
-	_, err := breaker.New(breaker.Config{})
-	require.NoError(t, err, "zero Config is valid")
-	_, err = breaker.New(breaker.Config{WindowSize: 3})
-	require.NoError(t, err, "MinCalls default shrinks to a small WindowSize")
-	_, err = breaker.NewGroup(breaker.Config{}, breaker.GroupConfig{MaxKeys: -1})
-	require.ErrorContains(t, err, "GroupConfig.MaxKeys")
-	_, err = breaker.NewGroup(breaker.Config{}, breaker.GroupConfig{IdleTTL: -1})
-	require.ErrorContains(t, err, "GroupConfig.IdleTTL")
-	_, err = breaker.NewThrottle(breaker.ThrottleConfig{K: 0.5})
-	require.ErrorContains(t, err, "ThrottleConfig.K")
-	_, err = breaker.NewThrottle(breaker.ThrottleConfig{Window: -time.Second})
-	require.ErrorContains(t, err, "ThrottleConfig.Window")
-}
-
 // Successes alone must notice that a bucket has ended (the hot path reads
 // no clock; a timer marks the bucket's end), through Done, through Do, and
 // with a custom Classify (the path that classifies first).

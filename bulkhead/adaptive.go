@@ -14,8 +14,10 @@ import (
 type Algorithm int
 
 const (
-	// AIMD: additive increase, multiplicative decrease on drops and timeouts
-	// (Netflix AIMDLimit).
+	// AIMD: additive increase, multiplicative decrease on drops and on
+	// windows whose latency is too high (Netflix AIMDLimit). Without
+	// AdaptiveConfig.Timeout, "too high" is Tolerance times the no-load
+	// latency it measures.
 	AIMD Algorithm = iota + 1
 	// Vegas: estimates the service's queue from min RTT vs current RTT, as TCP
 	// Vegas does (Netflix VegasLimit). The default.
@@ -39,8 +41,8 @@ func (a Algorithm) String() string {
 }
 
 // AdaptiveConfig configures an Adaptive limiter. Every zero field is a
-// documented default; defaults come from Netflix concurrency-limits (see the
-// package doc and REFERENCES §9) unless stated.
+// documented default; defaults come from Netflix concurrency-limits
+// (https://github.com/Netflix/concurrency-limits) unless stated.
 type AdaptiveConfig struct {
 	// Algorithm is AIMD, Vegas or Gradient2. 0 (default) means Vegas, the
 	// default limit of Netflix's SimpleLimiter.
@@ -63,9 +65,21 @@ type AdaptiveConfig struct {
 	// dropped are what the algorithm sees. 0 (default) means 10 (Netflix
 	// WindowedLimit's windowSize).
 	WindowSize int
-	// Timeout is, for AIMD, the mean RTT above which a window counts as a drop.
-	// 0 (default) means 5 s (Netflix AIMDLimit). Ignored by the others.
+	// Timeout is, for AIMD, a fixed mean RTT above which a window counts as a
+	// drop: the service's latency target. 0 (default) means no fixed target:
+	// a window counts as a drop when its mean RTT is above Tolerance times
+	// the no-load RTT that AIMD measures (see Tolerance). Netflix's default
+	// of 5 s is not used: against a service answering in milliseconds it
+	// never fires, and AIMD's limit then climbs without bound under
+	// overload. Ignored by the others.
 	Timeout time.Duration
+	// Tolerance is, for AIMD without Timeout, how many times its no-load RTT
+	// a window's mean RTT may reach before the window counts as a drop; above
+	// 1. 0 (default) means 2, the rttTolerance default of Netflix
+	// GradientLimit: under overload AIMD then keeps about twice the calls the
+	// service can run in parallel, so its latency stays near twice the
+	// unloaded one. Ignored by the others.
+	Tolerance float64
 	// BackoffRatio is, for AIMD, the factor applied to the limit on a drop, in
 	// [0.5, 1). 0 (default) means 0.9 (Netflix AIMDLimit).
 	BackoffRatio float64
@@ -81,25 +95,29 @@ type AdaptiveConfig struct {
 func (c AdaptiveConfig) validate() error {
 	switch {
 	case c.Algorithm < 0 || c.Algorithm > Gradient2:
-		return fmt.Errorf("bulkhead: AdaptiveConfig.Algorithm %d unknown (want AIMD, Vegas or Gradient2)", int(c.Algorithm))
+		return configErrorf("AdaptiveConfig.Algorithm %d unknown (want AIMD, Vegas or Gradient2)", int(c.Algorithm))
 	case c.MinLimit < 0:
-		return fmt.Errorf("bulkhead: AdaptiveConfig.MinLimit %d must be >= 0", c.MinLimit)
+		return configErrorf("AdaptiveConfig.MinLimit %d must be >= 0", c.MinLimit)
 	case c.MaxLimit < 0:
-		return fmt.Errorf("bulkhead: AdaptiveConfig.MaxLimit %d must be >= 0", c.MaxLimit)
+		return configErrorf("AdaptiveConfig.MaxLimit %d must be >= 0", c.MaxLimit)
 	case c.MaxLimit > math.MaxInt32:
-		return fmt.Errorf("bulkhead: AdaptiveConfig.MaxLimit %d above %d", c.MaxLimit, math.MaxInt32)
+		return configErrorf("AdaptiveConfig.MaxLimit %d above %d", c.MaxLimit, math.MaxInt32)
 	case c.MaxLimit > 0 && c.MinLimit > c.MaxLimit:
-		return fmt.Errorf("bulkhead: AdaptiveConfig.MinLimit %d above MaxLimit %d", c.MinLimit, c.MaxLimit)
+		return configErrorf("AdaptiveConfig.MinLimit %d above MaxLimit %d", c.MinLimit, c.MaxLimit)
 	case c.InitialLimit < 0:
-		return fmt.Errorf("bulkhead: AdaptiveConfig.InitialLimit %d must be >= 0", c.InitialLimit)
+		return configErrorf("AdaptiveConfig.InitialLimit %d must be >= 0", c.InitialLimit)
 	case c.WindowSize < 0:
-		return fmt.Errorf("bulkhead: AdaptiveConfig.WindowSize %d must be >= 0", c.WindowSize)
+		return configErrorf("AdaptiveConfig.WindowSize %d must be >= 0", c.WindowSize)
 	case c.Timeout < 0:
-		return fmt.Errorf("bulkhead: AdaptiveConfig.Timeout %v must be >= 0", c.Timeout)
+		return configErrorf("AdaptiveConfig.Timeout %v must be >= 0", c.Timeout)
+	case c.Tolerance != 0 && !(c.Tolerance > 1 && c.Tolerance <= math.MaxFloat64):
+		return configErrorf("AdaptiveConfig.Tolerance %v must be a finite number > 1", c.Tolerance)
+	case c.Tolerance != 0 && c.Timeout != 0:
+		return configErrorf("AdaptiveConfig.Tolerance %v set together with Timeout %v (use one)", c.Tolerance, c.Timeout)
 	case c.BackoffRatio != 0 && !(c.BackoffRatio >= 0.5 && c.BackoffRatio < 1):
-		return fmt.Errorf("bulkhead: AdaptiveConfig.BackoffRatio %v outside [0.5,1)", c.BackoffRatio)
+		return configErrorf("AdaptiveConfig.BackoffRatio %v outside [0.5,1)", c.BackoffRatio)
 	case c.Smoothing != 0 && !(c.Smoothing > 0 && c.Smoothing <= 1):
-		return fmt.Errorf("bulkhead: AdaptiveConfig.Smoothing %v outside (0,1]", c.Smoothing)
+		return configErrorf("AdaptiveConfig.Smoothing %v outside (0,1]", c.Smoothing)
 	}
 	return nil
 }
@@ -123,14 +141,14 @@ func (c AdaptiveConfig) withDefaults() (AdaptiveConfig, error) {
 		}
 		c.InitialLimit = min(max(initial, c.MinLimit), c.MaxLimit)
 	} else if c.InitialLimit < c.MinLimit || c.InitialLimit > c.MaxLimit {
-		return c, fmt.Errorf("bulkhead: AdaptiveConfig.InitialLimit %d outside [MinLimit %d, MaxLimit %d]",
+		return c, configErrorf("AdaptiveConfig.InitialLimit %d outside [MinLimit %d, MaxLimit %d]",
 			c.InitialLimit, c.MinLimit, c.MaxLimit)
 	}
 	if c.WindowSize == 0 {
 		c.WindowSize = 10
 	}
-	if c.Timeout == 0 {
-		c.Timeout = 5 * time.Second
+	if c.Timeout == 0 && c.Tolerance == 0 {
+		c.Tolerance = 2
 	}
 	if c.BackoffRatio == 0 {
 		c.BackoffRatio = 0.9
@@ -148,19 +166,26 @@ func (c AdaptiveConfig) withDefaults() (AdaptiveConfig, error) {
 // it rises while latency stays flat and falls when latency grows or calls
 // drop, so the service is kept near its real capacity without a hand-tuned
 // number. Calls over the limit are rejected at once with ErrFull (Netflix's
-// SimpleLimiter behaviour): shedding, not queueing.
-//
-// Admission is one CAS on an atomic in-flight counter; finishing a call takes a
-// mutex to feed the algorithm (as Netflix's limits are synchronized).
+// SimpleLimiter behaviour): shedding, not queueing. Most callers want Do (or
+// Call); Acquire and TryAcquire return a Permit to finish with Done or
+// Dropped.
 //
 // An Adaptive is safe for concurrent use by multiple goroutines.
+//
+// Implementation: admission is one CAS on an atomic in-flight counter and a
+// clock read; finishing a call takes a mutex to feed the algorithm (as
+// Netflix's limits are synchronized).
 type Adaptive struct {
 	limit    atomic.Int64 // current limit, read on every admission
 	inFlight atomic.Int64
 	admitted atomic.Uint64
 	rejected atomic.Uint64
 	dropped  atomic.Uint64
+	misuse   atomic.Uint64
 	onReject func(error)
+	epoch    time.Time // Permit.start counts from here (monotonic)
+	minLimit int
+	maxLimit int
 
 	mu         sync.Mutex // guards the fields below
 	alg        algorithm
@@ -187,7 +212,7 @@ const (
 )
 
 // NewAdaptive returns an Adaptive limiter starting at cfg.InitialLimit, or an
-// error naming the first invalid field of cfg.
+// error wrapping ErrInvalidConfig that names the first invalid field of cfg.
 func NewAdaptive(cfg AdaptiveConfig) (*Adaptive, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -196,19 +221,22 @@ func NewAdaptive(cfg AdaptiveConfig) (*Adaptive, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Adaptive{onReject: cfg.OnReject, windowSize: cfg.WindowSize}
+	a := &Adaptive{
+		onReject:   cfg.OnReject,
+		windowSize: cfg.WindowSize,
+		epoch:      time.Now(),
+		minLimit:   cfg.MinLimit,
+		maxLimit:   cfg.MaxLimit,
+	}
 	a.alg = newAlgorithm(cfg, rand.Float64)
 	a.limit.Store(int64(cfg.InitialLimit))
 	return a, nil
 }
 
-// Acquire admits the call if fewer than Limit() calls are in flight, returning
-// a Permit to finish with Done or Dropped. Otherwise it returns ErrFull at
-// once (it never waits), or ctx.Err() if ctx has already ended.
-func (a *Adaptive) Acquire(ctx context.Context) (Permit, error) {
-	if err := ctx.Err(); err != nil {
-		return Permit{}, err
-	}
+// TryAcquire admits the call if fewer than Limit() calls are in flight,
+// returning its Permit and true; otherwise it returns the zero Permit and
+// false, counted as an ErrFull rejection. It never blocks.
+func (a *Adaptive) TryAcquire() (Permit, bool) {
 	for {
 		n := a.inFlight.Load()
 		if n >= a.limit.Load() {
@@ -216,38 +244,77 @@ func (a *Adaptive) Acquire(ctx context.Context) (Permit, error) {
 			if a.onReject != nil {
 				a.onReject(ErrFull)
 			}
-			return Permit{}, ErrFull
+			return Permit{}, false
 		}
 		if a.inFlight.CompareAndSwap(n, n+1) {
 			a.admitted.Add(1)
-			return Permit{adaptive: a, start: time.Now(), inFlight: int(n + 1)}, nil
+			return Permit{adaptive: a, start: int64(time.Since(a.epoch)), inFlight: n + 1}, true
 		}
 	}
 }
 
-// Admit is Acquire; it makes *Adaptive a Limiter.
-func (a *Adaptive) Admit(ctx context.Context) (Permit, error) { return a.Acquire(ctx) }
+// Acquire admits the call as TryAcquire does. It returns ErrFull at once
+// when the limit is reached (an adaptive limiter sheds, it never waits), or
+// ctx.Err() if ctx has already ended.
+func (a *Adaptive) Acquire(ctx context.Context) (Permit, error) {
+	if err := ctx.Err(); err != nil {
+		return Permit{}, err
+	}
+	if p, ok := a.TryAcquire(); ok {
+		return p, nil
+	}
+	return Permit{}, ErrFull
+}
 
 // Do runs fn if admitted and finishes the permit with fn's error (see
 // Permit.Done for how errors are read). A rejection is returned without
 // calling fn.
 func (a *Adaptive) Do(ctx context.Context, fn func(context.Context) error) error {
-	_, err := Call(ctx, a, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	p, err := a.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Done(context.Canceled) // no-op after the Done below; runs if fn panics
+	err = fn(ctx)
+	p.Done(err)
 	return err
 }
 
 // Limit returns the current concurrency limit.
 func (a *Adaptive) Limit() int { return int(a.limit.Load()) }
 
+// SetLimit moves the current limit to n, which must lie in [MinLimit,
+// MaxLimit]; otherwise it returns an error wrapping ErrInvalidConfig that
+// names n, and nothing changes. The algorithm goes on from n: use it to
+// start from a known-good limit after a deploy, say, not to pin the limit.
+// Calls in flight above a lowered limit finish normally; new ones are
+// rejected until fewer than n are in flight.
+func (a *Adaptive) SetLimit(n int) error {
+	if n < a.minLimit || n > a.maxLimit {
+		return configErrorf("SetLimit(%d) outside [MinLimit %d, MaxLimit %d]", n, a.minLimit, a.maxLimit)
+	}
+	a.mu.Lock()
+	a.alg.set(float64(n))
+	a.limit.Store(int64(n))
+	a.mu.Unlock()
+	return nil
+}
+
 // finish records one finished call and, when its window is full, updates the
 // limit.
 func (a *Adaptive) finish(p Permit, o outcome) {
-	now := time.Now()
-	rtt := now.Sub(p.start)
-	a.inFlight.Add(-1)
+	if a.inFlight.Add(-1) < 0 {
+		// More Dones than admissions: a copy of a finished Permit. Undo it,
+		// so the limit is not inflated for good, and record nothing.
+		a.inFlight.Add(1)
+		a.misuse.Add(1)
+		return
+	}
 	if o == outcomeIgnore {
 		return
 	}
+	elapsed := time.Since(a.epoch)
+	rtt := elapsed - time.Duration(p.start)
 	if o == outcomeDrop {
 		a.dropped.Add(1)
 	}
@@ -259,11 +326,12 @@ func (a *Adaptive) finish(p Permit, o outcome) {
 		// A dropped call's RTT measures the failure path (often a fast
 		// error), not the service: averaging it in would poison Vegas's
 		// no-load RTT and Gradient2's short RTT. This is what left Vegas
-		// stuck low after overload in go-concurrency-limits issue 117.
+		// stuck low after overload in go-concurrency-limits issue 117
+		// (https://github.com/platinummonkey/go-concurrency-limits/issues/117).
 		w.timed++
 		w.sumRTT += rtt
 	}
-	w.maxInFlight = max(w.maxInFlight, p.inFlight)
+	w.maxInFlight = max(w.maxInFlight, int(p.inFlight))
 	w.dropped = w.dropped || o == outcomeDrop
 	if w.count < max(a.windowSize, int(a.limit.Load())) {
 		return
@@ -272,7 +340,7 @@ func (a *Adaptive) finish(p Permit, o outcome) {
 	if w.timed > 0 {
 		meanRTT = w.sumRTT / time.Duration(w.timed)
 	}
-	limit := a.alg.update(now, meanRTT, w.maxInFlight, w.dropped)
+	limit := a.alg.update(a.epoch.Add(elapsed), meanRTT, w.maxInFlight, w.dropped)
 	a.limit.Store(int64(limit))
 	*w = sampleWindow{}
 }
@@ -284,6 +352,11 @@ type AdaptiveStats struct {
 	Admitted uint64 // calls admitted
 	Rejected uint64 // ErrFull rejections
 	Dropped  uint64 // calls finished as drops
+	// Misuse counts Dones undone because no call was in flight: each is a
+	// Done on a copy of a Permit already finished through another variable.
+	// One that lands while other calls are in flight is noticed when the
+	// last of them finishes. It should stay 0.
+	Misuse uint64
 }
 
 // Stats returns a snapshot of the counters. It takes no lock.
@@ -294,5 +367,6 @@ func (a *Adaptive) Stats() AdaptiveStats {
 		Admitted: a.admitted.Load(),
 		Rejected: a.rejected.Load(),
 		Dropped:  a.dropped.Load(),
+		Misuse:   a.misuse.Load(),
 	}
 }

@@ -49,10 +49,14 @@ type phase struct {
 
 // simulate drives a with clients closed-loop callers (a rejected caller backs
 // off 5 ms) through the phases and returns, per phase, the limit sampled
-// every 10 ms. Must run inside a synctest bubble.
-func simulate(a *Adaptive, capacity, clients int, phases []phase) [][]int {
+// every 10 ms and the mean latency of the calls that completed in it. Must
+// run inside a synctest bubble.
+func simulate(a *Adaptive, capacity, clients int, phases []phase) ([][]int, []time.Duration) {
 	svc := newSimService(capacity, phases[0].latency)
 	stop := make(chan struct{})
+	var current atomic.Int64 // phase index
+	sums := make([]atomic.Int64, len(phases))
+	counts := make([]atomic.Int64, len(phases))
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
@@ -67,8 +71,12 @@ func simulate(a *Adaptive, capacity, clients int, phases []phase) [][]int {
 					time.Sleep(5 * time.Millisecond)
 					continue
 				}
+				start := time.Now()
 				if svc.call() {
 					p.Done(nil)
+					i := current.Load()
+					sums[i].Add(int64(time.Since(start)))
+					counts[i].Add(1)
 				} else {
 					p.Dropped()
 				}
@@ -77,6 +85,7 @@ func simulate(a *Adaptive, capacity, clients int, phases []phase) [][]int {
 	}
 	samples := make([][]int, len(phases))
 	for i, ph := range phases {
+		current.Store(int64(i))
 		svc.latency.Store(int64(ph.latency))
 		svc.shed.Store(ph.shed)
 		for elapsed := time.Duration(0); elapsed < ph.d; elapsed += 10 * time.Millisecond {
@@ -86,7 +95,13 @@ func simulate(a *Adaptive, capacity, clients int, phases []phase) [][]int {
 	}
 	close(stop)
 	wg.Wait()
-	return samples
+	rtts := make([]time.Duration, len(phases))
+	for i := range phases {
+		if n := counts[i].Load(); n > 0 {
+			rtts[i] = time.Duration(sums[i].Load() / n)
+		}
+	}
+	return samples, rtts
 }
 
 func mean(xs []int) float64 {
@@ -118,7 +133,7 @@ func TestAdaptiveSettlesAndRecovers(t *testing.T) {
 				a, err := NewAdaptive(tc.cfg)
 				require.NoError(t, err)
 				a.alg = newAlgorithm(mustDefaults(t, tc.cfg), seededRandom())
-				samples := simulate(a, capacity, 2*capacity, []phase{
+				samples, _ := simulate(a, capacity, 2*capacity, []phase{
 					{base, 3 * time.Second, false},     // settle
 					{4 * base, 1 * time.Second, false}, // overload: latency spike
 					{base, 3 * time.Second, false},     // recovery
@@ -217,11 +232,12 @@ func TestVegasNotStuckAtOne(t *testing.T) {
 		a, err := NewAdaptive(AdaptiveConfig{Algorithm: Vegas, MaxLimit: 200})
 		require.NoError(t, err)
 		a.alg = newAlgorithm(mustDefaults(t, AdaptiveConfig{Algorithm: Vegas, MaxLimit: 200}), seededRandom())
-		samples := simulate(a, capacity, 2*capacity, []phase{
+		samples, _ := simulate(a, capacity, 2*capacity, []phase{
 			{10 * time.Millisecond, time.Second, false},
 			{10 * time.Millisecond, time.Second, true}, // the service sheds everything
 			{10 * time.Millisecond, 3 * time.Second, false},
-		})[1:]
+		})
+		samples = samples[1:]
 		assert.Contains(t, samples[0], 1, "the spike must push the limit to 1")
 		t.Logf("spike %v\nafter %v", samples[0], samples[1])
 		recovered := mean(samples[1][len(samples[1])/2:])
@@ -241,7 +257,7 @@ func TestAdaptiveStaysWithinBounds(t *testing.T) {
 				a, err := NewAdaptive(cfg)
 				require.NoError(t, err)
 				a.alg = newAlgorithm(mustDefaults(t, cfg), seededRandom())
-				samples := simulate(a, 100, 100, []phase{
+				samples, _ := simulate(a, 100, 100, []phase{
 					{10 * time.Millisecond, 2 * time.Second, false},
 					{10 * time.Millisecond, time.Second, true},
 					{100 * time.Millisecond, 5 * time.Second, false},
@@ -257,5 +273,94 @@ func TestAdaptiveStaysWithinBounds(t *testing.T) {
 				assert.Equal(t, minLimit, lowest, "the limit must reach MinLimit and not pass it")
 			})
 		})
+	}
+}
+
+// AIMD with its defaults must protect a service from overload: with four
+// times more callers than the service runs in parallel, its limit stays near
+// twice the service's parallelism and latency near twice the unloaded one
+// (Netflix's fixed 5 s timeout never fires here, and the limit climbed to
+// the number of callers). When the service's own latency then climbs far
+// above that baseline, the limit comes down; when it recovers, so does the
+// limit.
+func TestAIMDDefaultsProtect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			capacity = 40
+			clients  = 4 * capacity
+			base     = 10 * time.Millisecond
+		)
+		a, err := NewAdaptive(AdaptiveConfig{Algorithm: AIMD})
+		require.NoError(t, err)
+		samples, rtts := simulate(a, capacity, clients, []phase{
+			{base, 5 * time.Second, false},     // overload at the service's normal speed
+			{6 * base, 3 * time.Second, false}, // the service slows down sixfold
+			{base, 5 * time.Second, false},     // and recovers
+		})
+		t.Logf("mean RTT per phase %v", rtts)
+		settled := mean(samples[0][len(samples[0])/2:])
+		assert.GreaterOrEqual(t, settled, float64(capacity), "the limit must keep the service busy")
+		assert.LessOrEqual(t, settled, 2.5*capacity, "the limit must not climb toward the %d callers", clients)
+		assert.LessOrEqual(t, rtts[0], 5*base/2, "latency under overload")
+		slowed := mean(samples[1][len(samples[1])/2:])
+		assert.Less(t, slowed, settled/2, "the limit must come down while latency is far above the baseline")
+		recovered := mean(samples[2][len(samples[2])/2:])
+		assert.InDelta(t, settled, recovered, 0.3*settled, "the limit must come back")
+	})
+}
+
+// A baseline learnt while the service was already overloaded is too high;
+// AIMD's probe (a quarter of the limit for a moment) finds the real no-load
+// latency, and the limit then comes down to protect the service.
+func TestAIMDProbeCorrectsStaleBaseline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			capacity = 40
+			clients  = 4 * capacity
+			base     = 10 * time.Millisecond
+		)
+		a, err := NewAdaptive(AdaptiveConfig{Algorithm: AIMD, InitialLimit: clients})
+		require.NoError(t, err)
+		// The first window runs at 4x the service's parallelism: RTT 4x base.
+		samples, rtts := simulate(a, capacity, clients, []phase{
+			{base, 2 * time.Second, false},
+			{base, 60 * time.Second, false},
+		})
+		t.Logf("mean RTT per phase %v", rtts)
+		assert.Greater(t, mean(samples[0]), 3.5*capacity, "before any probe the stale baseline lets the limit stay high")
+		late := samples[1][len(samples[1])*3/4:]
+		assert.LessOrEqual(t, mean(late), 2.5*capacity)
+		assert.GreaterOrEqual(t, mean(late), float64(capacity))
+	})
+}
+
+// A probe step table: once probeInterval has passed without a measurement,
+// the limit drops to a quarter; windows whose calls were admitted above the
+// probe limit are waited out; the first clean window sets the baseline and
+// the limit comes back.
+func TestAIMDProbeSteps(t *testing.T) {
+	start := time.Unix(1000, 0)
+	a := &aimd{bounds: bounds{1, 1000}, limit: 40, backoff: 0.9, tolerance: 2}
+	steps := []struct {
+		name     string
+		at       time.Duration
+		rtt      time.Duration
+		inFlight int
+		want     int
+		noLoad   time.Duration
+	}{
+		{"first window sets the baseline", 0, 40 * time.Millisecond, 40, 41, 40 * time.Millisecond},
+		{"under tolerance: +1", time.Second, 70 * time.Millisecond, 41, 42, 40 * time.Millisecond},
+		{"over tolerance: x0.9", 2 * time.Second, 90 * time.Millisecond, 42, 37, 40 * time.Millisecond},
+		{"app-limited window: baseline kept", 3 * time.Second, 10 * time.Millisecond, 5, 37, 40 * time.Millisecond},
+		{"probe due: +1, then a quarter of in flight", 10 * time.Second, 50 * time.Millisecond, 36, 9, 40 * time.Millisecond},
+		{"draining: still a quarter", 10100 * time.Millisecond, 50 * time.Millisecond, 36, 9, 40 * time.Millisecond},
+		{"clean window: baseline halfway, limit back", 10200 * time.Millisecond, 10 * time.Millisecond, 9, 38, 25 * time.Millisecond},
+		{"now 60 ms is over tolerance", 11 * time.Second, 60 * time.Millisecond, 38, 34, 25 * time.Millisecond},
+	}
+	for _, st := range steps {
+		got := a.update(start.Add(st.at), st.rtt, st.inFlight, false)
+		assert.Equal(t, st.want, got, st.name)
+		assert.Equal(t, float64(st.noLoad), a.noLoad, st.name)
 	}
 }

@@ -1,8 +1,8 @@
-// Package bulkhead provides concurrency limiters: a Bulkhead with a fixed
-// number of slots, a bounded FIFO queue and optional rate admission; an
-// Adaptive limiter whose limit follows the protected service (AIMD, Vegas,
-// Gradient2); a load-shedding http.Handler wrapper; and a client-side
-// http.RoundTripper.
+// Package bulkhead provides concurrency limiters: a Bulkhead bounds how many
+// calls to a dependency run at once, so that one slow dependency cannot take
+// every goroutine, connection or worker of a service with it; an Adaptive
+// limiter finds that bound by itself from measured latency. Both shed the
+// calls over the bound at once, or (Bulkhead) queue them for a while.
 //
 // The three-line use:
 //
@@ -10,88 +10,115 @@
 //	...
 //	err = bh.Do(ctx, func(ctx context.Context) error { return call(ctx) })
 //
+// Most callers want Do, or Call to get a value back. Where the call cannot
+// be wrapped in a function, Acquire (which may wait in the queue) and
+// TryAcquire (which never waits) return a Permit; finish it with Done:
+//
+//	p, err := bh.Acquire(ctx)
+//	if err != nil {
+//		return err // rejected, or ctx ended
+//	}
+//	defer p.Done(nil)
+//
+// Done is idempotent: the first Done records the outcome and zeroes the
+// Permit, so a second Done on the same variable is a no-op. Copies of a
+// Permit are the same admission: finish it through one variable.
+//
+// Both limiters satisfy the Limiter interface, which Call, NewHandler and
+// NewTransport take. Every exported type is safe for concurrent use.
+//
 // # Bulkhead
 //
-// New(Config) returns a Bulkhead with MaxConcurrent slots. Do and Call run a
-// function while holding a slot; Acquire/Release and TryAcquire/Release are the
-// two-step forms. When every slot is taken, a caller waits in a FIFO queue of
-// at most MaxWaiting callers, for at most MaxWait (resilience4j's
-// maxConcurrentCalls and maxWaitDuration); with MaxWaiting 0 it is rejected at
-// once. An optional token bucket (Rate, Burst; golang.org/x/time/rate) limits
-// how fast calls are admitted.
+// New(Config) returns a Bulkhead with MaxConcurrent slots. When every slot
+// is taken, a caller waits in a FIFO queue of at most MaxWaiting callers,
+// for at most MaxWait (resilience4j's maxConcurrentCalls and
+// maxWaitDuration); with MaxWaiting 0 it is rejected at once. Newcomers,
+// TryAcquire included, never take a slot while anyone is queued, and a
+// finished call hands its slot straight to the oldest waiter, so the queue
+// is never overtaken. A caller whose context ends while queued leaves
+// without leaking or stealing a slot.
 //
-// Every rejection satisfies errors.Is(err, ErrRejected) and names its cause:
-// ErrFull, ErrTimeout or ErrRateLimited. A caller whose own context ends gets
-// ctx.Err(), which is not a rejection.
+// SetLimit changes the number of slots while the Bulkhead is in use: new
+// slots go to queued callers first, oldest first; when the limit shrinks,
+// calls in flight finish normally and new calls wait (or are rejected) until
+// fewer than the new limit are in flight.
 //
-// Fairness and correctness of the queue: newcomers (TryAcquire included)
-// never take a slot while anyone is queued, and a Release with callers queued
-// hands its slot straight to the oldest one, so the queue cannot be
-// overtaken. A queued caller that gives up leaves the queue; if a slot was
-// handed to it in the same instant, it passes that slot on as a Release
-// would, so slots are never leaked. More Releases than acquisitions cannot
-// inflate the limit for good: the surplus is ignored and counted in
-// Stats().Misuse, exactly once each, and the count is exact again at rest.
-// Detection looks at the free count only, so it sees a surplus when a Release
-// would raise the free slots above MaxConcurrent: one that lands while
-// others hold slots is indistinguishable from their Release until the last
-// of them returns, and one that races with a TryAcquire failing at the edge
-// of the limit (whose add lowers the free count for an instant) may likewise
-// be caught only at a later Release; until then one caller more may run.
+// An optional rate limit comes before the slots: Rate and Burst (a token
+// bucket of golang.org/x/time/rate), or any RateLimiter in
+// Config.RateLimiter, such as a *rate.Limiter or a limiter shared by a
+// fleet of processes.
 //
-// Cost: while nobody waits, TryAcquire and Release are one atomic add each
-// (LOCK XADD on amd64: it cannot fail and needs no prior load) on one word,
-// alone on its cache line, that packs the free slots, the number of waiters
-// and the admission count; nothing allocates, and no clock is read. A
-// TryAcquire that finds no slot gives it back with a second add, so for an
-// instant the free count reads one low; under contention at the very edge of
-// the limit a concurrent TryAcquire (or an Acquire that may not queue) may
-// then report full although a slot is being returned. Both re-check exactly
-// before rejecting, so this takes three callers racing at one instant; an
-// Acquire with room in the queue queues instead and is handed the slot. The mutex and the queue are touched only
-// when the bulkhead is full (x/sync/semaphore takes a mutex on every call).
-// MaxConcurrent is at most 2^22−1 so that the packed free count never
-// overflows its field. See bench/bulkhead/RESULTS.md for measured figures.
+// # Rejections
+//
+// Every rejection satisfies errors.Is(err, ErrRejected) and
+// errors.Is(err, bulwark.ErrNotAttempted) (the call never ran, so layers
+// above know it cost the dependency nothing), and names its cause: ErrFull,
+// ErrTimeout or ErrRateLimited. A rate-limited rejection whose limiter knows
+// when its next token comes is a *RateLimitedError, and bulwark.RetryAt(err)
+// returns that moment. A caller whose own context ends gets ctx.Err(), which
+// is not a rejection.
 //
 // # Adaptive limits
 //
-// NewAdaptive(AdaptiveConfig) returns a limiter that sheds calls over a limit
-// it keeps adjusting from measured round-trip times and drops, after Netflix
-// concurrency-limits (REFERENCES §9):
+// NewAdaptive(AdaptiveConfig) returns a limiter that sheds the calls over a
+// limit it keeps adjusting from the round-trip times (RTT) and drops of the
+// calls it admitted, after Netflix concurrency-limits
+// (https://github.com/Netflix/concurrency-limits). It never queues: a call
+// over the limit is rejected at once with ErrFull. Finish a call with
+// Permit.Dropped when the service signalled overload (a 503, a timeout, a
+// queue full downstream); Done with an error matching
+// context.DeadlineExceeded counts the same.
 //
-//   - AIMD (AIMDLimit): on a drop, or a mean RTT above Timeout,
+// Which algorithm to pick:
+//
+//   - Vegas (VegasLimit, the default) estimates how many calls queue inside
+//     the service from the ratio of the minimum RTT to the current one, as
+//     TCP Vegas does. Pick it when the service's unloaded latency is stable
+//     and you want the limit to follow capacity closely in both directions.
+//   - Gradient2 (Gradient2Limit) compares a short-term RTT with a long-term
+//     average and lets only a small queue form. Pick it for server-side load
+//     shedding (NewHandler) against sustained overload: it keeps latency
+//     closest to the unloaded one, and it tolerates latency that drifts
+//     slowly.
+//   - AIMD (AIMDLimit) grows by one while the calls succeed and cuts by 10%
+//     on a drop or a window that is too slow. Pick it when drops are the
+//     signal you trust (timeouts, 503 and 429 through NewTransport), or when
+//     you have a latency target: set AdaptiveConfig.Timeout to it. Without
+//     one, a window is too slow when its mean RTT is above Tolerance (2)
+//     times the no-load RTT, which AIMD re-measures every 10 s by briefly
+//     running a quarter of its calls.
+//
+// The algorithms, with their deviations from Netflix:
+//
+//   - AIMD: on a drop or a window over its threshold,
 //     limit = max(1, min(limit−1, ⌊limit·0.9⌋)); otherwise +1 when in-flight
-//     ≥ limit/2.
-//   - Vegas (VegasLimit, the default): queue = ⌈limit·(1 − rttNoLoad/rtt)⌉;
-//     grow by β when queue ≤ threshold, by one step when queue < α, shrink by
-//     one step when queue > β (α = 3·L, β = 6·L, threshold = L, step L, with L
-//     Netflix's Log10RootFunction of the limit); rttNoLoad is the minimum RTT,
+//     ≥ limit/2. The default threshold is derived from measured latency
+//     rather than Netflix's fixed 5 s, which never fires against a service
+//     answering in milliseconds and lets the limit climb without bound under
+//     overload.
+//   - Vegas: queue = ⌈limit·(1 − rttNoLoad/rtt)⌉; grow by β when queue ≤
+//     threshold, by one step when queue < α, shrink by one step when queue
+//     > β (α = 3·L, β = 6·L, threshold = L, step L, with L Netflix's
+//     Log10RootFunction of the limit); rttNoLoad is the minimum RTT,
 //     re-probed every 15–30·limit updates.
-//   - Gradient2 (Gradient2Limit): gradient = clamp(longRTT/shortRTT, 0.5, 1);
-//     limit moves (smoothing 0.2) toward limit·gradient + 4.
+//   - Gradient2: gradient = clamp(longRTT/shortRTT, 0.5, 1); the limit moves
+//     (smoothing 0.2) toward limit·gradient + 4. The long RTT is an
+//     exponential average over time (time constant 300 s, Netflix's 600
+//     one-second windows) rather than over updates.
 //
-// Deviations from Netflix, each for a reason tested in this package:
-// completed calls are aggregated into windows (at least WindowSize calls and
-// at least the current limit, about one round trip of traffic), and the
-// algorithm sees the window's mean RTT, as Netflix's WindowedLimit does; the
-// RTT of a dropped call is not used as a latency sample (fast failures during
-// an overload otherwise poison Vegas's no-load RTT and leave its limit stuck
-// low after recovery, the symptom of go-concurrency-limits issue 117); and
-// Gradient2's long RTT is an exponential average over time (time constant
-// 300 s, Netflix's 600 one-second windows) rather than over updates.
-//
-// Calls over the limit are rejected at once with ErrFull (Netflix's
-// SimpleLimiter): an adaptive limiter sheds, it does not queue.
+// For every algorithm, completed calls are aggregated into windows (at least
+// WindowSize calls and at least the current limit, about one round trip of
+// traffic), and the algorithm sees the window's mean RTT, as Netflix's
+// WindowedLimit does; the RTT of a dropped call is not a latency sample
+// (fast failures during an overload otherwise poison Vegas's no-load RTT and
+// leave its limit stuck low after recovery, the symptom of
+// https://github.com/platinummonkey/go-concurrency-limits/issues/117).
 //
 // # HTTP
 //
-// Handler(limiter, next) sheds on the server: a rejected request is answered
-// 503 with Retry-After: 1 and a short text body, and next never runs for it.
-// NewTransport(next, limiter) limits on the client: a rejected request fails
-// with an error wrapping ErrRejected without touching the network, and an
-// admitted request holds its permit until its response body is closed. Both
-// take a Limiter, the one-method interface (Admit) that *Bulkhead and
-// *Adaptive satisfy.
-//
-// Every exported type is safe for concurrent use.
+// NewHandler(next, limiter) sheds on the server: a rejected request is
+// answered 503 with Retry-After and a short text body, and next never runs
+// for it. NewTransport(next, limiter) limits on the client: a rejected
+// request fails without touching the network, and an admitted request holds
+// its Permit until its response body ends (EOF, a read error or Close).
 package bulkhead

@@ -3,80 +3,89 @@ package bulkhead
 import (
 	"context"
 	"errors"
-	"time"
+	"sync/atomic"
 )
 
-// Limiter is what Handler, NewTransport and Call need from a limiter: both
-// *Bulkhead and *Adaptive satisfy it.
-type Limiter interface {
-	// Admit returns a Permit when the call may proceed, or an error wrapping
-	// ErrRejected (or ctx.Err()). The Permit must be finished exactly once.
-	Admit(ctx context.Context) (Permit, error)
-}
-
-var (
-	_ Limiter = (*Bulkhead)(nil)
-	_ Limiter = (*Adaptive)(nil)
-)
-
-// Permit is one admitted call. Finish it exactly once, with Done (or Dropped
-// for an Adaptive limiter's overload signal); finishing it twice releases a
-// slot twice. A Permit is a small value: passing it around allocates nothing.
-// The zero Permit is inert: Done and Dropped do nothing.
+// Permit is one admitted call, returned by Acquire and TryAcquire of a
+// Bulkhead or an Adaptive limiter. Finish it with Done (or Dropped, to tell
+// an Adaptive limiter the call signalled overload); that gives the slot back.
+//
+// Done is idempotent: the first Done or Dropped records the outcome and
+// zeroes the Permit, so a second one on the same variable does nothing.
+// Copies of a Permit are the same admission: finish it through one
+// variable. (A Done on a copy of a finished Permit would give a slot back
+// twice; the limiter undoes that and counts it in its Stats' Misuse.)
+//
+// A Permit is a small value: passing it around allocates nothing. The zero
+// Permit is inert: Done and Dropped do nothing.
 type Permit struct {
 	bulkhead *Bulkhead
 	adaptive *Adaptive
-	start    time.Time // adaptive only
-	inFlight int       // adaptive only: in flight when admitted, this call included
+	start    int64 // adaptive only: admission time, nanoseconds after Adaptive.epoch
+	inFlight int64 // adaptive only: in flight when admitted, this call included
 }
 
-// Done finishes the call. For a Bulkhead it releases the slot. For an Adaptive
-// limiter it also feeds the algorithm: err == nil is a latency sample;
+// Done finishes the call. For a Bulkhead it gives the slot back (to the
+// oldest queued caller, if any). For an Adaptive limiter it also feeds the
+// algorithm: err == nil is a latency sample; an error matching
 // context.DeadlineExceeded counts as a drop (the call timed out, an overload
 // signal); any other error, including the caller's context.Canceled, is
 // ignored, because a fast failure says nothing about the service's capacity.
-func (p Permit) Done(err error) {
-	switch {
-	case p.bulkhead != nil:
-		p.bulkhead.Release()
-	case p.adaptive == nil:
-	case err == nil:
-		p.adaptive.finish(p, outcomeSample)
-	case errors.Is(err, context.DeadlineExceeded):
-		p.adaptive.finish(p, outcomeDrop)
-	default:
-		p.adaptive.finish(p, outcomeIgnore)
-	}
-}
-
-// Dropped finishes the call as an overload signal (timeout, shed by the
-// service, queue overflow downstream): an Adaptive limiter lowers its limit.
-// For a Bulkhead it is the same as Done.
-func (p Permit) Dropped() {
-	switch {
-	case p.bulkhead != nil:
-		p.bulkhead.Release()
-	case p.adaptive != nil:
-		p.adaptive.finish(p, outcomeDrop)
-	}
-}
-
-// Call runs fn under l as Do does and returns fn's value. On rejection it
-// returns the zero T and an error wrapping ErrRejected, without calling fn.
-func Call[T any](ctx context.Context, l Limiter, fn func(context.Context) (T, error)) (T, error) {
-	p, err := l.Admit(ctx)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	finished := false
-	defer func() {
-		if !finished { // fn panicked: free the slot, record nothing
-			p.Done(context.Canceled)
+// Done never blocks on other callers' work.
+func (p *Permit) Done(err error) {
+	// The Bulkhead fast path is written here rather than as a call to
+	// release so that Done stays within the inliner's budget: one atomic
+	// add, one load and a compare in the caller.
+	var s uint64
+	if b := p.bulkhead; b != nil {
+		s = atomic.AddUint64(&b.state, 1)
+		if s&lowMask <= atomic.LoadUint64(&b.releaseMax) {
+			p.bulkhead = nil
+			return
 		}
-	}()
-	v, err := fn(ctx)
-	finished = true
-	p.Done(err)
-	return v, err
+	}
+	p.doneSlow(s, err)
+}
+
+// doneSlow finishes what Done's fast path did not: a Bulkhead release whose
+// add left s with waiters queued or a surplus, or an Adaptive call.
+func (p *Permit) doneSlow(s uint64, err error) {
+	if b := p.bulkhead; b != nil {
+		p.bulkhead = nil
+		b.returned(s)
+		return
+	}
+	if p.adaptive != nil {
+		p.doneAdaptive(err)
+	}
+}
+
+func (p *Permit) doneAdaptive(err error) {
+	q := *p
+	*p = Permit{}
+	switch {
+	case err == nil:
+		q.adaptive.finish(q, outcomeSample)
+	case errors.Is(err, context.DeadlineExceeded):
+		q.adaptive.finish(q, outcomeDrop)
+	default:
+		q.adaptive.finish(q, outcomeIgnore)
+	}
+}
+
+// Dropped finishes the call as an overload signal (a timeout, a call shed by
+// the service, a queue overflow downstream): an Adaptive limiter lowers its
+// limit. For a Bulkhead it is the same as Done. Like Done it is idempotent
+// and zeroes the Permit.
+func (p *Permit) Dropped() {
+	if b := p.bulkhead; b != nil {
+		p.bulkhead = nil
+		b.release()
+		return
+	}
+	if a := p.adaptive; a != nil {
+		q := *p
+		*p = Permit{}
+		a.finish(q, outcomeDrop)
+	}
 }

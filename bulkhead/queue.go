@@ -5,7 +5,7 @@ import "sync"
 // waiter is one caller queued for a slot. Its fields other than ready are
 // guarded by Bulkhead.mu.
 type waiter struct {
-	// ready receives exactly one value when a Release hands this waiter a slot.
+	// ready receives exactly one value when a hand-off gives this waiter a slot.
 	// It has capacity 1 so the hand-off never blocks under the lock.
 	ready      chan struct{}
 	granted    bool

@@ -3,10 +3,9 @@ package retry
 import (
 	"fmt"
 	"math"
-	"math/bits"
-	"math/rand/v2"
-	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/fastrand"
 )
 
 // Backoff computes the wait before a retry.
@@ -20,9 +19,11 @@ import (
 // Implementations must be safe for concurrent use.
 type Backoff interface {
 	// Delay returns the wait before retry number attempt (1 is the first
-	// retry, i.e. the wait after the first failed attempt). prev is the
-	// delay this Backoff returned for the previous retry of the same call,
-	// or 0 before the first retry. The result lies in [0, Cap()].
+	// retry, i.e. the wait after the first failed attempt). The Retrier
+	// numbers only retries that follow an attempt that reached the
+	// dependency: a local rejection is retried at once, without a Delay.
+	// prev is the delay this Backoff returned for the previous retry of the
+	// same call, or 0 before the first retry. The result lies in [0, Cap()].
 	Delay(attempt int, prev time.Duration) time.Duration
 
 	// Cap returns the longest delay Delay can return. The Retrier also caps
@@ -40,9 +41,9 @@ type constant time.Duration
 func (c constant) Delay(int, time.Duration) time.Duration { return time.Duration(c) }
 func (c constant) Cap() time.Duration                     { return time.Duration(c) }
 
-func (c constant) validate() error {
+func (c constant) validate(in string) error {
 	if c < 0 {
-		return fmt.Errorf("retry: Constant delay %v < 0", time.Duration(c))
+		return configErrorf("%sConstant(%v) negative", in, time.Duration(c))
 	}
 	return nil
 }
@@ -110,24 +111,26 @@ type Exponential struct {
 	Jitter     Jitter
 }
 
-// Validate reports the first invalid field, naming it and its value.
-func (e Exponential) Validate() error {
+// Validate reports the first invalid field, naming it and its value, with
+// an error matching ErrInvalidConfig.
+func (e Exponential) Validate() error { return e.validate("") }
+
+// validate is Validate with the name of the Config field holding e, if any.
+func (e Exponential) validate(in string) error {
 	switch {
 	case e.Base <= 0:
-		return fmt.Errorf("retry: Exponential.Base %v must be > 0", e.Base)
+		return configErrorf("%sExponential.Base %v must be > 0", in, e.Base)
 	case e.Max < 0:
-		return fmt.Errorf("retry: Exponential.Max %v must be >= 0", e.Max)
+		return configErrorf("%sExponential.Max %v negative", in, e.Max)
 	case e.cap() < e.Base:
-		return fmt.Errorf("retry: Exponential.Max %v < Base %v", e.cap(), e.Base)
+		return configErrorf("%sExponential.Max %v below Base %v", in, e.cap(), e.Base)
 	case math.IsNaN(e.Multiplier) || (e.Multiplier != 0 && e.Multiplier < 1):
-		return fmt.Errorf("retry: Exponential.Multiplier %v must be >= 1", e.Multiplier)
+		return configErrorf("%sExponential.Multiplier %v must be >= 1", in, e.Multiplier)
 	case e.Jitter > DecorrelatedJitter:
-		return fmt.Errorf("retry: Exponential.Jitter %v unknown", e.Jitter)
+		return configErrorf("%sExponential.Jitter %v unknown", in, e.Jitter)
 	}
 	return nil
 }
-
-func (e Exponential) validate() error { return e.Validate() }
 
 // Cap returns Max, or DefaultMax when Max is zero.
 func (e Exponential) Cap() time.Duration { return e.cap() }
@@ -144,49 +147,15 @@ func (e Exponential) cap() time.Duration {
 func (e Exponential) Delay(attempt int, prev time.Duration) time.Duration {
 	switch e.Jitter {
 	case FullJitter:
+		c, ok := e.doubled(attempt)
+		if !ok {
+			c = e.ceilingSlow(attempt)
+		}
+		return scale(fastrand.Uint64(), c)
 	case NoJitter:
 		return e.ceiling(attempt)
-	default:
-		return e.delay(attempt, prev, draw())
 	}
-	// Full jitter, the default, with the doubling below the cap inline:
-	// Base<<n ≤ Max ⇔ Base ≤ Max>>n, so the shift cannot overflow.
-	c := e.cap()
-	if n := uint(attempt - 1); n < 63 && (e.Multiplier == 0 || e.Multiplier == 2) &&
-		e.Base > 0 && e.Base <= c>>n {
-		c = e.Base << n
-	} else {
-		c = e.ceilingSlow(attempt)
-	}
-	hi, _ := bits.Mul64(draw(), uint64(max(c, 0)))
-	return time.Duration(hi)
-}
-
-// source is the state of the jitter generator: a Weyl sequence (wyrand's
-// increment) that draw mixes with wyhash's multiply-fold. It is one word
-// advanced by an atomic add, so concurrent draws are lock-free and distinct;
-// it is seeded from the runtime's OS-seeded source so that processes started
-// together (the clients that jitter must spread apart) do not share a
-// sequence. It sits on its own cache line. A draw costs one atomic add and
-// one 64×64→128 multiply, about half of math/rand/v2's rand.Uint64 on the
-// benchmark machine. Concurrent draws serialise on the shared line (they do
-// not scale with cores); a Delay is computed once per failed attempt, before
-// a sleep of milliseconds, so that costs nothing that matters.
-var source struct {
-	_ [64]byte
-	s atomic.Uint64
-	_ [56]byte
-}
-
-func init() { source.s.Store(rand.Uint64()) }
-
-// draw returns 64 uniformly distributed random bits (wyrand: Wang Yi's
-// generator, which passes BigCrush and PractRand). Jitter needs spreading,
-// not secrecy: do not use it for anything security-related.
-func draw() uint64 {
-	x := source.s.Add(0xa0761d6478bd642f)
-	hi, lo := bits.Mul64(x, x^0xe7037ed1a0b428db)
-	return hi ^ lo
+	return e.delay(attempt, prev, fastrand.Uint64())
 }
 
 // delay is Delay with the random draw u passed in, so tests can use a seeded
@@ -206,42 +175,48 @@ func (e Exponential) delay(attempt int, prev time.Duration, u uint64) time.Durat
 	}
 }
 
-// ceiling returns min(Max, Base·Multiplier^(attempt−1)) without overflow,
-// shifting in the doubling case below the cap (no loop, no float).
+// ceiling returns min(Max, Base·Multiplier^(attempt−1)) without overflow.
 func (e Exponential) ceiling(attempt int) time.Duration {
-	if n := uint(attempt - 1); n < 63 && (e.Multiplier == 0 || e.Multiplier == 2) &&
-		e.Base > 0 && e.Base <= e.cap()>>n {
-		return e.Base << n
+	if c, ok := e.doubled(attempt); ok {
+		return c
 	}
 	return e.ceilingSlow(attempt)
 }
 
+// doubled returns Base·2^(attempt−1) when the Multiplier is the default and
+// the result stays within the cap; ok is false otherwise (ceilingSlow's
+// cases). It is the only copy of the doubling rule, small enough to inline
+// into Delay (no loop, no float, no call): Base<<n ≤ Max ⇔ Base ≤ Max>>n,
+// so the shift cannot overflow. BenchmarkExponentialDelay measures Delay on
+// the concrete type; a change that stops the inlining shows there as a
+// slower full-jitter row.
+func (e Exponential) doubled(attempt int) (c time.Duration, ok bool) {
+	if n := uint(attempt - 1); n < 63 && (e.Multiplier == 0 || e.Multiplier == 2) &&
+		e.Base > 0 && e.Base <= e.cap()>>n {
+		return e.Base << n, true
+	}
+	return 0, false
+}
+
+// ceilingSlow is ceiling where doubled does not apply: invalid fields,
+// attempt < 1, a doubling that reached the cap, or another Multiplier.
 func (e Exponential) ceilingSlow(attempt int) time.Duration {
-	base, max := e.Base, e.cap()
-	if base <= 0 {
+	base, hi := e.Base, e.cap()
+	switch {
+	case base <= 0 || hi <= 0:
 		return 0
-	}
-	if base >= max {
-		return max
-	}
-	n := attempt - 1
-	if n <= 0 {
+	case base >= hi:
+		return hi
+	case attempt <= 1:
+		return base
+	case e.Multiplier == 0 || e.Multiplier == 2:
+		return hi // doubled shifts every doubling that stays within the cap
+	case !(e.Multiplier > 1): // 1, or invalid: no growth
 		return base
 	}
-	m := e.Multiplier
-	if m == 0 || m == 2 {
-		// Shift when it cannot pass max: base<<n ≤ max ⇔ base ≤ max>>n.
-		if n >= 63 || base > max>>n {
-			return max
-		}
-		return base << n
-	}
-	if !(m > 1) { // 1, or invalid: no growth
-		return base
-	}
-	f := float64(base) * math.Pow(m, float64(n))
-	if !(f < float64(max)) { // also catches +Inf
-		return max
+	f := float64(base) * math.Pow(e.Multiplier, float64(attempt-1))
+	if !(f < float64(hi)) { // also catches +Inf
+		return hi
 	}
 	return time.Duration(f)
 }
@@ -249,7 +224,7 @@ func (e Exponential) ceilingSlow(attempt int) time.Duration {
 // decorrelated returns min(Max, U(Base, 3·prev)), prev at least Base.
 func (e Exponential) decorrelated(prev time.Duration, u uint64) time.Duration {
 	base, max := e.Base, e.cap()
-	if base <= 0 {
+	if base <= 0 || max <= 0 {
 		return 0
 	}
 	if base >= max {
@@ -270,12 +245,8 @@ func (e Exponential) decorrelated(prev time.Duration, u uint64) time.Duration {
 // unit maps u to [0, 1) with 53 bits of precision.
 func unit(u uint64) float64 { return float64(u>>11) * 0x1p-53 }
 
-// scale returns U(0, c) from the draw u: the high word of u·c, which lies in
-// [0, c) with no floating point and no bias beyond 2^-64.
+// scale returns U(0, c) from the draw u (fastrand.N: no floating point, no
+// bias beyond 2^-64); c ≤ 0 gives 0.
 func scale(u uint64, c time.Duration) time.Duration {
-	if c <= 0 {
-		return 0
-	}
-	hi, _ := bits.Mul64(u, uint64(c))
-	return time.Duration(hi)
+	return time.Duration(fastrand.N(u, uint64(max(c, 0))))
 }

@@ -3,9 +3,11 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/retry"
 )
 
@@ -33,17 +35,6 @@ func BenchmarkDelay(b *testing.B) {
 			sink = prev
 		})
 	}
-	b.Run("full-direct", func(b *testing.B) {
-		// The concrete type, as a retry loop holding an Exponential calls it:
-		// no interface dispatch, no attempt arithmetic in the loop.
-		e := retry.Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second}
-		b.ReportAllocs()
-		var d time.Duration
-		for b.Loop() {
-			d += e.Delay(3, 0)
-		}
-		sink = d
-	})
 	b.Run("full-parallel", func(b *testing.B) {
 		// Every P draws from the one package-wide generator at once.
 		e := retry.Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second}
@@ -58,6 +49,41 @@ func BenchmarkDelay(b *testing.B) {
 	})
 }
 
+// BenchmarkExponentialDelay calls Delay on the concrete type, as a caller
+// holding an Exponential does: no interface dispatch. The full-jitter rows
+// exist to catch an inlining regression: the doubling rule is meant to
+// inline into Delay, and if a change makes it too costly for the inliner the
+// "full/doubling" row slows by a call while "full/capped" (the slow path,
+// always a call) does not.
+func BenchmarkExponentialDelay(b *testing.B) {
+	base := retry.Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second}
+	tests := []struct {
+		name    string
+		jitter  retry.Jitter
+		mult    float64
+		attempt int
+	}{
+		{"full/doubling", retry.FullJitter, 0, 3},
+		{"full/capped", retry.FullJitter, 0, 40},
+		{"full/multiplier=1.5", retry.FullJitter, 1.5, 3},
+		{"none/doubling", retry.NoJitter, 0, 3},
+		{"equal/doubling", retry.EqualJitter, 0, 3},
+		{"decorrelated", retry.DecorrelatedJitter, 0, 3},
+	}
+	for _, tt := range tests {
+		b.Run(tt.name, func(b *testing.B) {
+			e := base
+			e.Jitter, e.Multiplier = tt.jitter, tt.mult
+			b.ReportAllocs()
+			var d time.Duration
+			for b.Loop() {
+				d += e.Delay(tt.attempt, d&0xffff)
+			}
+			sink = d
+		})
+	}
+}
+
 func BenchmarkDo(b *testing.B) {
 	ctx := context.Background()
 	ok := func(context.Context) error { return nil }
@@ -69,8 +95,16 @@ func BenchmarkDo(b *testing.B) {
 		}
 	})
 	b.Run("success-budget", func(b *testing.B) {
-		budget, _ := retry.NewBudget(retry.BudgetConfig{})
+		budget, _ := retry.NewTokenBudget(retry.TokenBudgetConfig{})
 		r, _ := retry.New(retry.Config{Budget: budget})
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.Do(ctx, ok)
+		}
+	})
+	b.Run("success-attempt-timeout", func(b *testing.B) {
+		// A context and a timer per attempt: the cost of Config.AttemptTimeout.
+		r, _ := retry.New(retry.Config{AttemptTimeout: time.Second})
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = r.Do(ctx, ok)
@@ -91,8 +125,24 @@ func BenchmarkDo(b *testing.B) {
 			})
 		}
 	})
+	b.Run("local-rejection", func(b *testing.B) {
+		// One local rejection, retried at once whatever the backoff says.
+		budget, _ := retry.NewTokenBudget(retry.TokenBudgetConfig{})
+		r, _ := retry.New(retry.Config{Budget: budget, Backoff: retry.Constant(time.Hour)})
+		errLocal := fmt.Errorf("open: %w", bulwark.ErrNotAttempted)
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			_ = r.Do(ctx, func(context.Context) error {
+				if n++; n < 2 {
+					return errLocal
+				}
+				return nil
+			})
+		}
+	})
 	b.Run("success-parallel", func(b *testing.B) {
-		budget, _ := retry.NewBudget(retry.BudgetConfig{})
+		budget, _ := retry.NewTokenBudget(retry.TokenBudgetConfig{})
 		r, _ := retry.New(retry.Config{Budget: budget})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -115,7 +165,7 @@ func BenchmarkCall(b *testing.B) {
 
 func BenchmarkBudget(b *testing.B) {
 	b.Run("success-full", func(b *testing.B) {
-		budget, _ := retry.NewBudget(retry.BudgetConfig{})
+		budget, _ := retry.NewTokenBudget(retry.TokenBudgetConfig{})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -125,7 +175,7 @@ func BenchmarkBudget(b *testing.B) {
 	})
 	b.Run("mixed", func(b *testing.B) {
 		// 1 failure in 10: the bucket moves, so CAS contention is real.
-		budget, _ := retry.NewBudget(retry.BudgetConfig{})
+		budget, _ := retry.NewTokenBudget(retry.TokenBudgetConfig{})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0

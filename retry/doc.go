@@ -1,6 +1,6 @@
-// Package retry provides jittered exponential backoff, a deadline-aware retry
-// loop with a shared retry budget, hedged requests, and an http.RoundTripper
-// that retries idempotent requests.
+// Package retry provides a retry loop with jittered exponential backoff and a
+// retry budget shared across calls, hedged requests, and http.RoundTrippers
+// that retry or hedge idempotent requests.
 //
 // The three-line use:
 //
@@ -8,38 +8,61 @@
 //	...
 //	err = r.Do(ctx, func(ctx context.Context) error { return call(ctx) })
 //
-// # Retrier
+// Most users want one Retrier per dependency, shared by every goroutine, with
+// a TokenBudget so that retries stop when the dependency is failing:
 //
-// New builds a Retrier from a Config whose zero fields are defaults: 3
-// attempts in total, Exponential backoff from 100 ms to 10 s with full
-// jitter, every error retryable except Permanent errors and the caller's own
-// context errors. Do runs a function, Call runs one that returns a value.
-// A call that succeeds at once reads no clock, starts no timer and allocates
-// nothing. Stats reports attempts, retries, budget refusals and exhaustion.
+//	budget, _ := retry.NewTokenBudget(retry.TokenBudgetConfig{}) // gRFC A6 defaults
+//	r, _ := retry.New(retry.Config{Budget: budget})
+//	v, err := retry.Call(ctx, r, fetch)                  // a function that returns a value
+//	rt, _ := retry.NewTransport(http.DefaultTransport, r) // or for an http.Client
 //
-// What Do returns:
+// The zero Config makes 3 attempts in total, waits Exponential backoff from
+// 100 ms to 10 s with full jitter, and retries every error except Permanent
+// ones and the caller's own context ending. A call that succeeds at once
+// reads no clock, starts no timer and allocates nothing (unless
+// Config.AttemptTimeout is set). Every exported type is safe for concurrent
+// use.
+//
+// # What Do returns
+//
+//   - nil once an attempt succeeds.
 //   - Permanent(err) stops at once; Do returns err itself, without the
-//     marker, so an outer retrier is not stopped by an inner one's decision
-//     (cf. cenkalti/backoff issue 174).
+//     marker, so an outer retrier is not stopped by an inner one's decision.
 //   - After(err, d) asks for a wait of at least d (a server's Retry-After);
 //     the wait is max(backoff, d), with d capped at the Backoff's Cap.
 //   - When no attempt is left (MaxAttempts, MaxElapsed, or a context deadline
-//     that would pass before the next attempt could start), the error
-//     matches both ErrExhausted and the last attempt's error. Do never sleeps
-//     into the deadline only to report context.DeadlineExceeded.
-//   - When the Budget refuses a retry, the error matches ErrBudget and the
+//     that would pass before the next attempt could start), an error
+//     matching both ErrExhausted and the last attempt's error. Do never
+//     sleeps into the deadline only to report context.DeadlineExceeded.
+//   - When the Budget refuses a retry, an error matching ErrBudget and the
 //     last error.
-//   - When the caller's context ends, Do returns at once with an error that
-//     matches ctx.Err() (and the last error, if there was one of its own).
+//   - When the caller's context has ended (Do checks it before the first
+//     attempt too), an error matching ctx.Err() and context.Cause(ctx), and
+//     the last error if there was one.
 //
-// MaxElapsed counts from the first failure, not from the call, so that the
-// fast path never reads the clock; a slow first attempt does not eat into it.
+// Config.AttemptTimeout gives each attempt its own deadline; an attempt that
+// runs out of it fails with ErrAttemptTimeout and is retried.
+//
+// # Local rejections cost nothing
+//
+// A guard below the retry loop may refuse an attempt without sending it: an
+// open circuit breaker, a full bulkhead, a picker with no node. Such errors
+// match bulwark.ErrNotAttempted. The dependency never saw the attempt, so
+// the retry loop retries it at once, without a backoff wait, and the Budget
+// is neither charged for it nor asked to allow its retry; it still counts
+// toward MaxAttempts. Budget tokens follow only attempts that reached the
+// dependency, as gRFC A6 counts only failures the server returned. If every
+// attempt was a local rejection, Do returns the last one wrapped with
+// ErrExhausted (errors.Is still finds bulwark.ErrNotAttempted and the
+// guard's own sentinel). The Transport applies the same rule to a local
+// rejection returned by the RoundTripper below it.
 //
 // # Backoff
 //
 // Exponential implements the formulas of Marc Brooker, "Exponential Backoff
-// And Jitter", AWS Architecture Blog, 2015 (see REFERENCES.md §6): with
-// expo(n) = min(Max, Base·Multiplier^n),
+// And Jitter", AWS Architecture Blog, 2015
+// (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/):
+// with expo(n) = min(Max, Base·Multiplier^n),
 //
 //	FullJitter          U(0, expo(n))
 //	EqualJitter         expo(n)/2 + U(0, expo(n)/2)
@@ -47,51 +70,48 @@
 //	NoJitter            expo(n)
 //
 // where n = attempt−1, so Base is the first retry's ceiling (the gRFC A6
-// convention). The AWS simulator numbers its first backoff n = 1; only the
-// index differs. The arithmetic saturates at Max, so attempt 1000 or
-// Max = 1<<62 cannot overflow.
-//
-// Decorrelated jitter needs the previous delay. Rather than give the Backoff
-// mutable state (which would need a lock, or one Backoff per call and an
-// allocation), Backoff.Delay takes the previous delay as an argument and the
-// retry loop keeps it on its stack. One Backoff value therefore serves every
-// concurrent call, and Delay takes no lock and allocates nothing. The random
-// draws come from one package-wide wyrand generator (a Weyl sequence advanced
-// by an atomic add, mixed by a 64×64→128 multiply), seeded at start-up from
-// the runtime's OS-seeded source so that separate processes jitter apart; it
-// costs about half of math/rand/v2's rand.Uint64. It is for spreading
-// retries, not for secrets.
+// convention; the AWS simulator numbers its first backoff n = 1). The
+// arithmetic saturates at Max: no attempt number or Max overflows. One
+// Backoff value serves every concurrent call: the previous delay that
+// decorrelated jitter needs is passed to Delay by the retry loop, which
+// keeps it on its stack.
 //
 // # Budget
 //
-// A Budget implements gRPC retry throttling (gRFC A6, "gRPC Retry Design"):
-// tokens start at MaxTokens (10); each retryable failure costs 1, each
+// A TokenBudget implements gRPC retry throttling (gRFC A6, "gRPC Retry
+// Design"): tokens start at MaxTokens (10); each failed attempt costs 1, each
 // success returns TokenRatio (0.1); retries and hedges run only while more
 // than MaxTokens/2 tokens remain. Shared by every caller of one dependency,
-// it bounds the extra load of retries to about TokenRatio (10%) in steady
-// state and to MaxTokens/2 retries in a full outage, instead of the
-// MaxAttempts-fold (3×) load of per-request retries alone (Google SRE book,
-// ch. 21 "Handling Overload").
+// it bounds the extra load of retries to about TokenRatio in steady state
+// and to MaxTokens/2 retries in a full outage, instead of the
+// MaxAttempts-fold load of per-request retries alone (Google SRE book, ch.
+// 21 "Handling Overload"). TokenBudgetConfig says how to size it for busy
+// and for low-traffic clients. Config.Budget takes any Budget, so a budget
+// shared by a whole fleet can replace it.
 //
 // # Hedge
 //
 // Hedge implements the hedged requests of Dean & Barroso, "The Tail at
 // Scale", CACM 2013: if the first attempt has not succeeded after Delay,
 // start another, up to MaxHedges; take the first success and cancel the
-// rest. Hedge waits for every attempt it started before returning.
+// rest. Hedge waits for every attempt it started before returning;
+// HedgeDiscard also hands every losing value to a function that releases
+// it.
 //
-// # Transport
+// # Transports
 //
-// NewTransport wraps an http.RoundTripper. It retries only idempotent
-// requests (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or any request with an
-// Idempotency-Key header), replays bodies only through Request.GetBody,
-// retries transport errors and 429/502/503/504, honours Retry-After in both
-// its forms (RFC 9110 §10.2.3) capped at the Backoff's Cap (cf.
-// go-retryablehttp issues 247 and 295), drains (up to 64 KiB) and closes
-// every response it discards, and returns the last response unchanged when
-// attempts run out. WithAttemptTimeout gives each attempt its own deadline
-// (covering the body read until Close); an attempt that runs out of it is
-// retried like a transport error.
+// NewTransport retries idempotent requests (GET, HEAD, OPTIONS, TRACE, PUT,
+// DELETE, or any request with an Idempotency-Key header) with a Retrier,
+// replays bodies only through Request.GetBody, retries transport errors and
+// 429/502/503/504, honours Retry-After in both its forms (RFC 9110
+// §10.2.3) capped at the Backoff's Cap, drains and closes every response it
+// discards, and returns the last response unchanged when attempts run out.
+// When the Budget refuses the retry of such a response, RoundTrip returns an
+// error matching ErrBudget instead, so the caller can tell.
+// WithAttemptTimeout gives each attempt its own deadline, covering the body
+// read until Close.
 //
-// Every exported type is safe for concurrent use.
+// NewHedgeTransport hedges the same idempotent requests: the first good
+// response wins with its body intact; the losers are cancelled, drained,
+// closed and waited for.
 package retry

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -73,9 +74,9 @@ func ExampleCall() {
 	// Output: gopher <nil> 2
 }
 
-func ExampleNewBudget() {
-	// One Budget per dependency, shared by every Retrier that calls it.
-	budget, err := retry.NewBudget(retry.BudgetConfig{MaxTokens: 10, TokenRatio: 0.1})
+func ExampleNewTokenBudget() {
+	// One budget per dependency, shared by every Retrier that calls it.
+	budget, err := retry.NewTokenBudget(retry.TokenBudgetConfig{MaxTokens: 10, TokenRatio: 0.1})
 	if err != nil {
 		panic(err)
 	}
@@ -123,7 +124,11 @@ func ExampleNewTransport() {
 		MaxAttempts: 3,
 		Backoff:     retry.Exponential{Base: time.Millisecond, Max: 5 * time.Millisecond},
 	})
-	client := &http.Client{Transport: retry.NewTransport(http.DefaultTransport, r)}
+	rt, err := retry.NewTransport(http.DefaultTransport, r)
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: rt}
 	resp, err := client.Get(srv.URL)
 	if err != nil {
 		panic(err)
@@ -132,4 +137,123 @@ func ExampleNewTransport() {
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Println(resp.StatusCode, string(body), "after", hits.Load(), "requests")
 	// Output: 200 ok after 3 requests
+}
+
+func ExampleAfter() {
+	// A server asked for 20 ms ("Retry-After"), more than the 1 ms backoff:
+	// the hint wins. A hint of an hour is capped at the Backoff's Max.
+	r, _ := retry.New(retry.Config{
+		MaxAttempts: 3,
+		Backoff:     retry.Exponential{Base: time.Millisecond, Max: 50 * time.Millisecond, Jitter: retry.NoJitter},
+		OnRetry:     func(a retry.Attempt) { fmt.Println("waiting", a.Delay) },
+	})
+	hints := []time.Duration{20 * time.Millisecond, time.Hour}
+	calls := 0
+	err := r.Do(context.Background(), func(ctx context.Context) error {
+		if calls++; calls <= len(hints) {
+			return retry.After(errors.New("429 too many requests"), hints[calls-1])
+		}
+		return nil
+	})
+	fmt.Println("err:", err)
+	// Output:
+	// waiting 20ms
+	// waiting 50ms
+	// err: <nil>
+}
+
+// roundTripFunc adapts a function to http.RoundTripper, standing in for the
+// network in the examples below.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+func ExampleWithAttemptTimeout() {
+	// The first attempt hangs; its own 20 ms deadline ends it, and the retry
+	// answers.
+	var calls atomic.Int32
+	network := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if calls.Add(1) == 1 {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		}
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("ok")), Request: req}, nil
+	})
+	r, _ := retry.New(retry.Config{
+		Backoff: retry.Constant(time.Millisecond),
+		OnRetry: func(a retry.Attempt) {
+			fmt.Println("attempt", a.Number, "timed out:", errors.Is(a.Err, retry.ErrAttemptTimeout))
+		},
+	})
+	rt, err := retry.NewTransport(network, r, retry.WithAttemptTimeout(20*time.Millisecond))
+	if err != nil {
+		panic(err)
+	}
+	resp, err := (&http.Client{Transport: rt}).Get("http://backend.example/")
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, string(body), "after", calls.Load(), "attempts")
+	// Output:
+	// attempt 1 timed out: true
+	// 200 ok after 2 attempts
+}
+
+func ExampleNewHedgeTransport() {
+	// The first attempt hangs; 10 ms later a hedge is sent and answers. The
+	// first attempt is cancelled, and RoundTrip waits for it to return.
+	var calls atomic.Int32
+	var firstCancelled atomic.Bool
+	network := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		n := calls.Add(1)
+		if n == 1 {
+			<-req.Context().Done()
+			firstCancelled.Store(true)
+			return nil, req.Context().Err()
+		}
+		body := fmt.Sprintf("from attempt %d", n)
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+	})
+	rt, err := retry.NewHedgeTransport(network, retry.HedgeConfig{Delay: 10 * time.Millisecond, MaxHedges: 1})
+	if err != nil {
+		panic(err)
+	}
+	resp, err := (&http.Client{Transport: rt}).Get("http://backend.example/")
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, string(body))
+	fmt.Println("first attempt cancelled:", firstCancelled.Load())
+	// Output:
+	// 200 from attempt 2
+	// first attempt cancelled: true
+}
+
+func ExampleHedgeDiscard() {
+	// Each attempt opens a resource. The first attempt is slow: it gets its
+	// connection only after the hedge has won, and HedgeDiscard hands that
+	// losing connection to discard instead of dropping it.
+	type conn struct{ id int }
+	var n atomic.Int32
+	open := func(ctx context.Context) (*conn, error) {
+		id := int(n.Add(1))
+		if id == 1 {
+			<-ctx.Done() // lost; the dial completes anyway
+		}
+		return &conn{id: id}, nil
+	}
+	c, err := retry.HedgeDiscard(context.Background(), retry.HedgeConfig{Delay: 10 * time.Millisecond}, open,
+		func(c *conn) {
+			if c != nil {
+				fmt.Println("closing losing conn", c.id)
+			}
+		})
+	fmt.Println("using conn", c.id, err)
+	// Output:
+	// closing losing conn 1
+	// using conn 2 <nil>
 }

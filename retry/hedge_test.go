@@ -86,7 +86,7 @@ func TestHedgeCallerCancel(t *testing.T) {
 
 func TestHedgeBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, err := retry.NewBudget(retry.BudgetConfig{MaxTokens: 2})
+		b, err := retry.NewTokenBudget(retry.TokenBudgetConfig{MaxTokens: 2})
 		require.NoError(t, err)
 		b.Failure() // 1 token: not above half, hedges refused
 		fn, started, _ := hedgeFn([]time.Duration{time.Hour, time.Millisecond}, []error{nil, nil})
@@ -133,4 +133,75 @@ func TestHedgeNoGoroutineLeak(t *testing.T) {
 		require.Zero(t, running.Load(), "an attempt outlived Hedge")
 	}
 	close(block)
+}
+
+func TestHedgeDiscard(t *testing.T) {
+	// Every value that HedgeDiscard does not return reaches discard exactly
+	// once; the returned one never does.
+	tests := []struct {
+		name        string
+		latency     []time.Duration
+		errs        []error
+		ignoreCtx   []bool // the attempt finishes even when cancelled
+		wantV       int
+		wantErr     error
+		wantDiscard []int
+	}{
+		{"loser finishes after the winner", []time.Duration{time.Hour, time.Millisecond}, []error{nil, nil},
+			[]bool{false, false}, 1, nil, []int{-1}},
+		{"loser ignores cancel and succeeds late", []time.Duration{3 * time.Second, time.Millisecond}, []error{nil, nil},
+			[]bool{true, false}, 1, nil, []int{0}},
+		{"first lost before the winner", []time.Duration{10 * time.Millisecond, 2 * time.Second}, []error{errFlaky, nil},
+			[]bool{false, false}, 1, nil, []int{0}},
+		{"all fail: every value discarded", []time.Duration{3 * time.Second, time.Millisecond}, []error{errFlaky, errFlaky},
+			[]bool{false, false}, 0, errFlaky, []int{1, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var started atomic.Int32
+				fn := func(ctx context.Context) (int, error) {
+					i := int(started.Add(1)) - 1
+					if tt.ignoreCtx[i] {
+						time.Sleep(tt.latency[i])
+						return i, tt.errs[i]
+					}
+					select {
+					case <-time.After(tt.latency[i]):
+						return i, tt.errs[i]
+					case <-ctx.Done():
+						return -1, ctx.Err()
+					}
+				}
+				var discarded []int
+				v, err := retry.HedgeDiscard(t.Context(), retry.HedgeConfig{Delay: time.Second}, fn,
+					func(v int) { discarded = append(discarded, v) })
+				assert.Equal(t, tt.wantDiscard, discarded)
+				if tt.wantErr != nil {
+					assert.ErrorIs(t, err, tt.wantErr)
+					assert.Zero(t, v)
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantV, v)
+			})
+		})
+	}
+}
+
+func TestHedgeBudgetIgnoresLocalRejections(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recordingBudget{}
+		var started atomic.Int32
+		fn := func(ctx context.Context) (int, error) {
+			if started.Add(1) == 1 {
+				return 0, errLocal
+			}
+			return 1, nil
+		}
+		v, err := retry.Hedge(t.Context(), retry.HedgeConfig{Delay: time.Second, Budget: rec}, fn)
+		require.NoError(t, err)
+		assert.Equal(t, 1, v)
+		assert.Equal(t, []string{"allow", "success"}, rec.log())
+	})
 }

@@ -6,20 +6,33 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark"
 )
 
 // Config configures a Retrier. Every zero field has a documented default.
 type Config struct {
-	// MaxAttempts is the total number of attempts, counting the first; zero
-	// means 3 (the "three tries" per request of the Google SRE book, ch. 21).
-	// It must be >= 0; 1 disables retries.
+	// MaxAttempts is the total number of attempts, counting the first and
+	// counting local rejections; zero means 3 (the "three tries" per request
+	// of the Google SRE book, ch. 21). It must be >= 0; 1 disables retries.
 	MaxAttempts int
 
 	// MaxElapsed bounds the time spent retrying; zero means no bound. The
 	// clock starts at the first failure, not at the call: a call that
 	// succeeds at once never reads the clock. A retry is not started if its
-	// backoff would end later than MaxElapsed after the first failure.
+	// wait (backoff or server hint, whichever is longer) would end later
+	// than MaxElapsed after the first failure; the call then ends at once
+	// with ErrExhausted. It must be >= 0.
 	MaxElapsed time.Duration
+
+	// AttemptTimeout gives each attempt its own deadline, AttemptTimeout
+	// after the attempt starts and never later than the caller's; zero
+	// means none. An attempt that runs out of it fails with an error
+	// matching ErrAttemptTimeout (and context.DeadlineExceeded), which is
+	// retried like any other failure. A Transport applies it to every
+	// attempt too, covering the response body (see WithAttemptTimeout). It
+	// costs a context and a timer per attempt. It must be >= 0.
+	AttemptTimeout time.Duration
 
 	// Backoff computes the wait between attempts; nil means
 	// Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second,
@@ -28,13 +41,13 @@ type Config struct {
 
 	// Retryable reports whether an error is worth another attempt; nil means
 	// every error. Either way, Permanent errors and the caller's own context
-	// errors (fn returned ctx's error after ctx ended) are never retried.
+	// errors (fn returned after ctx ended) are never retried.
 	Retryable func(error) bool
 
-	// Budget, if not nil, is charged for every retryable failure, credited
-	// for every success, and consulted before every retry; it is typically
-	// shared by every Retrier that talks to one dependency.
-	Budget *Budget
+	// Budget, if not nil, limits retries across calls (see Budget for what
+	// is called when); it is typically a *TokenBudget shared by every
+	// Retrier that talks to one dependency. A nil *TokenBudget means none.
+	Budget Budget
 
 	// OnRetry, if not nil, is called before each wait, in attempt order, on
 	// the calling goroutine and under no lock.
@@ -45,7 +58,7 @@ type Config struct {
 type Attempt struct {
 	Number int           // the failed attempt, 1 for the first
 	Err    error         // its error
-	Delay  time.Duration // the wait before attempt Number+1
+	Delay  time.Duration // the wait before attempt Number+1 (0 after a local rejection)
 }
 
 // Stats are a Retrier's cumulative counters.
@@ -53,37 +66,45 @@ type Stats struct {
 	Calls         int64 // calls of Do, Call and retryable transport requests
 	Attempts      int64 // attempts made: Calls + Retries
 	Retries       int64 // attempts after the first
+	NotAttempted  int64 // attempts refused locally (bulwark.ErrNotAttempted) by a guard below
 	BudgetSkipped int64 // calls that stopped because the Budget refused a retry
 	Exhausted     int64 // calls that ended with ErrExhausted
 }
 
 // Retrier runs a function until it succeeds, fails permanently or runs out
-// of attempts, waiting a Backoff delay between attempts.
+// of attempts, waiting a Backoff delay between attempts. Create one with
+// New; one Retrier per dependency serves every goroutine.
 //
-// A Retrier is safe for concurrent use; it holds configuration and atomic
-// counters only, so one Retrier per dependency serves every goroutine. A call
-// that succeeds at once costs one call of fn and one or two uncontended
-// atomic operations (no clock read, no timer, no allocation).
+// A Retrier is safe for concurrent use.
 type Retrier struct {
-	maxAttempts int
-	maxElapsed  time.Duration
-	backoff     Backoff
-	retryable   func(error) bool
-	budget      *Budget
-	onRetry     func(Attempt)
+	// Configuration, read-only after New, and atomic counters: nothing to
+	// lock. A call that succeeds at once costs fn, a context check and one
+	// or two uncontended atomic operations (no clock read, no timer, no
+	// allocation).
+	maxAttempts    int
+	maxElapsed     time.Duration
+	attemptTimeout time.Duration
+	backoff        Backoff
+	retryable      func(error) bool
+	budget         Budget
+	tokens         *TokenBudget // budget, when it is one: called without dispatch on the fast path
+	onRetry        func(Attempt)
 
-	calls, retries, budgetSkipped, exhausted atomic.Int64
+	calls, retries, notAttempted, budgetSkipped, exhausted atomic.Int64
 }
 
-var defaultBackoff = Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second, Multiplier: 2}
+var defaultBackoff = Exponential{Base: 100 * time.Millisecond, Max: DefaultMax, Multiplier: 2}
 
-// New returns a Retrier, or an error naming the first invalid field.
+// New returns a Retrier, or an error matching ErrInvalidConfig that names
+// the first invalid field.
 func New(cfg Config) (*Retrier, error) {
-	if cfg.MaxAttempts < 0 {
-		return nil, fmt.Errorf("retry: Config.MaxAttempts %d must be >= 0", cfg.MaxAttempts)
-	}
-	if cfg.MaxElapsed < 0 {
-		return nil, fmt.Errorf("retry: Config.MaxElapsed %v must be >= 0", cfg.MaxElapsed)
+	switch {
+	case cfg.MaxAttempts < 0:
+		return nil, configErrorf("Config.MaxAttempts %d negative", cfg.MaxAttempts)
+	case cfg.MaxElapsed < 0:
+		return nil, configErrorf("Config.MaxElapsed %v negative", cfg.MaxElapsed)
+	case cfg.AttemptTimeout < 0:
+		return nil, configErrorf("Config.AttemptTimeout %v negative", cfg.AttemptTimeout)
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 3
@@ -91,18 +112,24 @@ func New(cfg Config) (*Retrier, error) {
 	if cfg.Backoff == nil {
 		cfg.Backoff = defaultBackoff
 	}
-	if v, ok := cfg.Backoff.(interface{ validate() error }); ok {
-		if err := v.validate(); err != nil {
-			return nil, fmt.Errorf("retry: Config.Backoff: %w", err)
+	if v, ok := cfg.Backoff.(interface{ validate(string) error }); ok {
+		if err := v.validate("Config.Backoff "); err != nil {
+			return nil, err
 		}
 	}
+	if isNilTokenBudget(cfg.Budget) {
+		cfg.Budget = nil
+	}
+	tokens, _ := cfg.Budget.(*TokenBudget)
 	return &Retrier{
-		maxAttempts: cfg.MaxAttempts,
-		maxElapsed:  cfg.MaxElapsed,
-		backoff:     cfg.Backoff,
-		retryable:   cfg.Retryable,
-		budget:      cfg.Budget,
-		onRetry:     cfg.OnRetry,
+		tokens:         tokens,
+		maxAttempts:    cfg.MaxAttempts,
+		maxElapsed:     cfg.MaxElapsed,
+		attemptTimeout: cfg.AttemptTimeout,
+		backoff:        cfg.Backoff,
+		retryable:      cfg.Retryable,
+		budget:         cfg.Budget,
+		onRetry:        cfg.OnRetry,
 	}, nil
 }
 
@@ -114,6 +141,7 @@ func (r *Retrier) Stats() Stats {
 		Calls:         calls,
 		Attempts:      calls + retries,
 		Retries:       retries,
+		NotAttempted:  r.notAttempted.Load(),
 		BudgetSkipped: r.budgetSkipped.Load(),
 		Exhausted:     r.exhausted.Load(),
 	}
@@ -129,39 +157,62 @@ func (r *Retrier) Stats() Stats {
 //     never sleeps past the deadline: it stops at once instead);
 //   - an error matching ErrBudget and the last error when the Budget refused
 //     the retry;
-//   - fn's error unchanged if it is the caller's context error, or an error
-//     matching both ctx.Err() and the last error if ctx ended otherwise,
-//     e.g. during a wait (Do returns promptly).
+//   - once ctx has ended (before the first attempt, during one or during a
+//     wait), an error matching ctx.Err(), context.Cause(ctx) and the last
+//     error, if any; fn's own error unchanged if it already matches both.
+//     Do returns promptly, and checks ctx before the first attempt.
 //
-// fn receives ctx unchanged.
+// An attempt refused locally by a guard (an error matching
+// bulwark.ErrNotAttempted) is retried at once, without a backoff wait and
+// without touching the Budget; it counts toward MaxAttempts.
+//
+// fn receives ctx, or with Config.AttemptTimeout a context derived from it.
 func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error {
+	if ctx.Err() != nil {
+		return ctxStop(ctx, nil, 0, "")
+	}
 	r.calls.Add(1)
-	err := fn(ctx)
+	var err error
+	if r.attemptTimeout == 0 {
+		err = fn(ctx)
+	} else {
+		err = within(ctx, r.attemptTimeout, fn)
+	}
 	if err == nil {
 		if r.budget != nil {
-			r.budget.Success()
+			r.success()
 		}
 		return nil
 	}
-	return r.retry(ctx, fn, err, nil)
+	return r.retry(ctx, fn, err, nil, r.attemptTimeout)
 }
 
 // Call is Do for a function that returns a value: it returns fn's value on
 // success and the zero T with Do's error otherwise.
 func Call[T any](ctx context.Context, r *Retrier, fn func(context.Context) (T, error)) (T, error) {
-	r.calls.Add(1)
-	v, err := fn(ctx)
-	if err == nil {
-		if r.budget != nil {
-			r.budget.Success()
-		}
-		return v, nil
+	var v T
+	if ctx.Err() != nil {
+		return v, ctxStop(ctx, nil, 0, "")
 	}
-	err = r.retry(ctx, func(ctx context.Context) error {
+	r.calls.Add(1)
+	attempt := func(ctx context.Context) error {
 		var err error
 		v, err = fn(ctx)
 		return err
-	}, err, nil)
+	}
+	var err error
+	if r.attemptTimeout == 0 {
+		v, err = fn(ctx)
+	} else {
+		err = within(ctx, r.attemptTimeout, attempt)
+	}
+	if err == nil {
+		if r.budget != nil {
+			r.success()
+		}
+		return v, nil
+	}
+	err = r.retry(ctx, attempt, err, nil, r.attemptTimeout)
 	if err != nil {
 		var zero T
 		return zero, err
@@ -169,80 +220,131 @@ func Call[T any](ctx context.Context, r *Retrier, fn func(context.Context) (T, e
 	return v, nil
 }
 
+// within runs fn under a deadline d from now, and marks its error with
+// ErrAttemptTimeout when that deadline (not the caller's) ended it.
+func within(ctx context.Context, d time.Duration, fn func(context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, d)
+	err := fn(actx)
+	timedOut := err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded)
+	cancel()
+	if timedOut {
+		return attemptTimeout(d, err)
+	}
+	return err
+}
+
+func attemptTimeout(d time.Duration, err error) error {
+	return fmt.Errorf("%w after %v: %w", ErrAttemptTimeout, d, err)
+}
+
 // retry is the slow path of Do: err is the first attempt's error. discard, if
 // not nil, runs once a retry is decided, before the wait (the transport
-// closes the previous response there).
-func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err error, discard func()) error {
+// closes the previous response there). Each retry runs fn under timeout
+// (0: none).
+func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err error, discard func(), timeout time.Duration) error {
 	var firstFailure time.Time
 	if r.maxElapsed > 0 {
 		firstFailure = time.Now()
 	}
 	var prev time.Duration
+	failures := 0 // failed attempts that reached the dependency, before err
 	for attempt := 1; ; attempt++ {
-		wait, stop := r.next(ctx, attempt, err, prev, firstFailure)
+		w, stop := r.next(ctx, attempt, failures, err, prev, firstFailure)
 		if stop != nil {
 			return stop
 		}
-		prev = wait.backoff
+		if !w.local {
+			failures++
+			prev = w.backoff
+		}
 		if discard != nil {
 			discard()
 		}
 		if r.onRetry != nil {
-			r.onRetry(Attempt{Number: attempt, Err: clean(err), Delay: wait.total})
+			r.onRetry(Attempt{Number: attempt, Err: clean(err), Delay: w.total})
 		}
-		if serr := sleep(ctx, wait.total); serr != nil {
-			return &stopError{reason: serr, last: clean(err), attempts: attempt, why: "context ended while waiting"}
+		if serr := sleep(ctx, w.total); serr != nil {
+			return ctxStop(ctx, clean(err), attempt, "context ended while waiting")
 		}
 		r.retries.Add(1)
-		if err = fn(ctx); err == nil {
+		if timeout == 0 {
+			err = fn(ctx)
+		} else {
+			err = within(ctx, timeout, fn)
+		}
+		if err == nil {
 			if r.budget != nil {
-				r.budget.Success()
+				r.success()
 			}
 			return nil
 		}
 	}
 }
 
-type waitTime struct{ backoff, total time.Duration }
+// waitTime is what follows a failed attempt that will be retried.
+type waitTime struct {
+	backoff time.Duration // the Backoff's delay: prev for the next one
+	total   time.Duration // the wait: backoff, or a longer server hint
+	local   bool          // a local rejection: retried at once, budget untouched
+}
 
-// next decides what follows failed attempt number attempt: a wait, or the
-// error to return.
-func (r *Retrier) next(ctx context.Context, attempt int, err error, prev time.Duration, firstFailure time.Time) (waitTime, error) {
+// next decides what follows failed attempt number attempt (failures real
+// failures came before it): a wait, or the error to return.
+func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, prev time.Duration, firstFailure time.Time) (waitTime, error) {
 	var p *permanentError
 	if errors.As(err, &p) {
 		return waitTime{}, clean(p.err)
 	}
-	if cerr := ctx.Err(); cerr != nil {
-		if errors.Is(err, cerr) {
-			return waitTime{}, clean(err)
-		}
-		return waitTime{}, &stopError{reason: cerr, last: clean(err), attempts: attempt, why: "context ended"}
+	if ctx.Err() != nil {
+		return waitTime{}, ctxStop(ctx, clean(err), attempt, "context ended")
 	}
 	if r.retryable != nil && !r.retryable(err) {
 		return waitTime{}, clean(err)
 	}
-	if r.budget != nil {
+	w := waitTime{local: errors.Is(err, bulwark.ErrNotAttempted)}
+	if w.local {
+		r.notAttempted.Add(1)
+	} else if r.budget != nil {
 		r.budget.Failure()
 	}
 	if attempt >= r.maxAttempts {
-		return waitTime{}, r.exhaust(err, attempt, "MaxAttempts reached")
+		why := "MaxAttempts reached"
+		if w.local && failures == 0 {
+			why = "MaxAttempts reached, every attempt refused locally"
+		}
+		return waitTime{}, r.exhaust(err, attempt, why)
 	}
-	if r.budget != nil && !r.budget.AllowRetry() {
-		r.budgetSkipped.Add(1)
-		return waitTime{}, &stopError{reason: ErrBudget, last: clean(err), attempts: attempt, why: "budget below half"}
+	if !w.local {
+		w.backoff = r.backoff.Delay(failures+1, prev)
+		w.total = w.backoff
+		if h, ok := hint(err); ok {
+			w.total = max(w.total, min(h, r.backoff.Cap()))
+		}
 	}
-	w := waitTime{backoff: r.backoff.Delay(attempt, prev)}
-	w.total = w.backoff
-	if h, ok := hint(err); ok {
-		w.total = max(w.total, min(h, r.backoff.Cap()))
-	}
-	if r.maxElapsed > 0 && time.Since(firstFailure)+w.total > r.maxElapsed {
+	// Compared as remaining time, never as a sum: a wait near the largest
+	// Duration (a huge Retry-After under a huge Cap) cannot overflow.
+	if r.maxElapsed > 0 && w.total > r.maxElapsed-time.Since(firstFailure) {
 		return waitTime{}, r.exhaust(err, attempt, "MaxElapsed reached")
 	}
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Add(w.total).Before(dl) {
+	if dl, ok := ctx.Deadline(); ok && w.total >= time.Until(dl) {
 		return waitTime{}, r.exhaust(err, attempt, "context deadline before next attempt")
 	}
+	// Last, so that a budget that counts admitted retries as spent (see
+	// Budget) is asked only when the retry will be made.
+	if !w.local && r.budget != nil && !r.budget.AllowRetry() {
+		r.budgetSkipped.Add(1)
+		return waitTime{}, &stopError{reason: ErrBudget, last: clean(err), attempts: attempt, why: "budget refused the retry"}
+	}
 	return w, nil
+}
+
+// success reports a successful attempt to the budget, which is not nil.
+func (r *Retrier) success() {
+	if r.tokens != nil {
+		r.tokens.Success()
+		return
+	}
+	r.budget.Success()
 }
 
 func (r *Retrier) exhaust(err error, attempts int, why string) error {

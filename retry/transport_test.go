@@ -89,7 +89,7 @@ func newLoopback(t *testing.T, s *server, max int) (*http.Client, *counting, str
 	t.Cleanup(ts.Close)
 	r := mustNew(t, retry.Config{MaxAttempts: max, Backoff: retry.Constant(0)})
 	c := &counting{next: ts.Client().Transport}
-	return &http.Client{Transport: retry.NewTransport(c, r)}, c, ts.URL
+	return &http.Client{Transport: mustTransport(t, c, r)}, c, ts.URL
 }
 
 func TestTransportIdempotency(t *testing.T) {
@@ -163,7 +163,7 @@ func TestTransportRetryAfterCappedLoopback(t *testing.T) {
 	defer ts.Close()
 	var delays []time.Duration
 	r := mustNew(t, retry.Config{Backoff: retry.Constant(0), OnRetry: func(a retry.Attempt) { delays = append(delays, a.Delay) }})
-	client := &http.Client{Transport: retry.NewTransport(ts.Client().Transport, r)}
+	client := &http.Client{Transport: mustTransport(t, ts.Client().Transport, r)}
 	resp, err := client.Get(ts.URL)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
@@ -185,6 +185,13 @@ func TestTransportContextCancelLoopback(t *testing.T) {
 	}
 	assert.Equal(t, 1, s.hits(), "no attempt after ctx ended")
 	assert.Equal(t, c.responses.Load(), c.closed.Load())
+}
+
+func mustTransport(t *testing.T, next http.RoundTripper, r *retry.Retrier, opts ...retry.Option) *retry.Transport {
+	t.Helper()
+	tr, err := retry.NewTransport(next, r, opts...)
+	require.NoError(t, err)
+	return tr
 }
 
 // fake is a next RoundTripper for tests inside a synctest bubble.
@@ -238,7 +245,7 @@ func TestTransportRetryAfterHonoured(t *testing.T) {
 				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
 				require.NoError(t, err)
 				start := time.Now()
-				resp, err := retry.NewTransport(f, r).RoundTrip(req)
+				resp, err := mustTransport(t, f, r).RoundTrip(req)
 				require.NoError(t, err)
 				assert.Equal(t, 200, resp.StatusCode)
 				assert.Equal(t, tt.wantWait, time.Since(start))
@@ -258,7 +265,7 @@ func TestTransportDoesNotMutateRequest(t *testing.T) {
 		r := mustNew(t, retry.Config{Backoff: retry.Constant(time.Second)})
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, "http://example.test/", strings.NewReader("body"))
 		require.NoError(t, err)
-		resp, err := retry.NewTransport(f, r).RoundTrip(req)
+		resp, err := mustTransport(t, f, r).RoundTrip(req)
 		require.NoError(t, err)
 		assert.Equal(t, 200, resp.StatusCode)
 		assert.Empty(t, req.Header.Get("X-Mutated"))
@@ -293,7 +300,7 @@ func TestTransportErrorsAndCancel(t *testing.T) {
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.test/", nil)
 				require.NoError(t, err)
 				start := time.Now()
-				resp, err := retry.NewTransport(f, r).RoundTrip(req)
+				resp, err := mustTransport(t, f, r).RoundTrip(req)
 				assert.Nil(t, resp)
 				for _, target := range tt.wantIs {
 					assert.ErrorIs(t, err, target)
@@ -314,7 +321,7 @@ func TestTransportCustomStatuses(t *testing.T) {
 		r := mustNew(t, retry.Config{Backoff: retry.Constant(time.Second)})
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
 		require.NoError(t, err)
-		resp, err := retry.NewTransport(f, r, retry.RetryStatuses(500)).RoundTrip(req)
+		resp, err := mustTransport(t, f, r, retry.WithRetryStatuses(500)).RoundTrip(req)
 		require.NoError(t, err)
 		assert.Equal(t, 503, resp.StatusCode, "503 is not retried once the set is replaced")
 		assert.Len(t, f.reqs, 2)
@@ -358,7 +365,7 @@ func TestTransportAttemptTimeout(t *testing.T) {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
 		require.NoError(t, err)
 		start := time.Now()
-		resp, err := retry.NewTransport(f, r, retry.WithAttemptTimeout(10*time.Second)).RoundTrip(req)
+		resp, err := mustTransport(t, f, r, retry.WithAttemptTimeout(10*time.Second)).RoundTrip(req)
 		require.NoError(t, err)
 		assert.Equal(t, 200, resp.StatusCode)
 		assert.Equal(t, 2*10*time.Second+2*time.Second, time.Since(start), "two timed-out attempts and two waits")
@@ -395,7 +402,7 @@ func TestTransportAttemptTimeoutCoversBodyRead(t *testing.T) {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
 		require.NoError(t, err)
 		start := time.Now()
-		resp, err := retry.NewTransport(f, r, retry.WithAttemptTimeout(5*time.Second)).RoundTrip(req)
+		resp, err := mustTransport(t, f, r, retry.WithAttemptTimeout(5*time.Second)).RoundTrip(req)
 		require.NoError(t, err)
 		_, err = io.ReadAll(resp.Body)
 		assert.ErrorIs(t, err, context.DeadlineExceeded, "a stalled body read ends at the attempt deadline")
@@ -418,7 +425,7 @@ func TestTransportAttemptTimeoutCallerContextWins(t *testing.T) {
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://example.test/", nil)
 		require.NoError(t, err)
-		resp, err := retry.NewTransport(f, r, retry.WithAttemptTimeout(time.Minute)).RoundTrip(req)
+		resp, err := mustTransport(t, f, r, retry.WithAttemptTimeout(time.Minute)).RoundTrip(req)
 		assert.Nil(t, resp)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.NotErrorIs(t, err, retry.ErrAttemptTimeout, "the caller's deadline, not the attempt's")
@@ -426,20 +433,75 @@ func TestTransportAttemptTimeoutCallerContextWins(t *testing.T) {
 	})
 }
 
-func TestTransportAttemptTimeoutInvalid(t *testing.T) {
-	var calls atomic.Int32
-	next := roundTripFunc(func(*http.Request) (*http.Response, error) {
-		calls.Add(1)
-		return nil, errors.New("unreachable")
+func TestTransportBudgetRefusalIsAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{}
+		f.resps = append(f.resps, f.status(503, "Retry-After", "7"), f.status(200))
+		tb, err := retry.NewTokenBudget(retry.TokenBudgetConfig{})
+		require.NoError(t, err)
+		for range 4 {
+			tb.Failure() // 6 tokens: the next failure leaves 5, not above half
+		}
+		r := mustNew(t, retry.Config{Budget: tb, Backoff: retry.Constant(time.Second)})
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
+		require.NoError(t, err)
+		resp, err := mustTransport(t, f, r).RoundTrip(req)
+		assert.Nil(t, resp, "a response and an error are never returned together")
+		assert.ErrorIs(t, err, retry.ErrBudget)
+		var se *retry.StatusError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, 503, se.Code)
+		assert.Equal(t, "7", se.Header.Get("Retry-After"))
+		assert.Equal(t, int32(1), f.closed.Load(), "the withheld response was closed")
+		assert.Len(t, f.reqs, 1)
+		assert.Equal(t, int64(1), r.Stats().BudgetSkipped)
 	})
-	req, err := http.NewRequest(http.MethodGet, "http://example.test/", nil)
-	require.NoError(t, err)
-	_, err = retry.NewTransport(next, nil, retry.WithAttemptTimeout(-time.Second)).RoundTrip(req)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "WithAttemptTimeout -1s")
-	assert.Zero(t, calls.Load())
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
+func TestTransportExhaustedStatusIsTheResponse(t *testing.T) {
+	// Unlike a budget refusal, running out of attempts hands back the last
+	// response: the policy was followed to its end.
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{}
+		f.resps = append(f.resps, f.status(503))
+		r := mustNew(t, retry.Config{MaxAttempts: 2, Backoff: retry.Constant(time.Second)})
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
+		require.NoError(t, err)
+		resp, err := mustTransport(t, f, r).RoundTrip(req)
+		require.NoError(t, err)
+		assert.Equal(t, 503, resp.StatusCode)
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, int32(2), f.closed.Load())
+	})
+}
 
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+func FuzzTransportRetryAfter(f *testing.F) {
+	for _, s := range []string{"0", "120", " 5", "+5", "-1", "1e9", "99999999999999999999",
+		"Thu, 01 Jan 1970 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "\x00", "soon"} {
+		f.Add(s)
+	}
+	backoff := retry.Exponential{Base: time.Second, Max: 10 * time.Second, Jitter: retry.NoJitter}
+	f.Fuzz(func(t *testing.T, v string) {
+		synctest.Test(t, func(t *testing.T) {
+			// Whatever the header says, the wait lies between the backoff
+			// and the Backoff's Max, and the retry happens.
+			n := &fake{}
+			n.resps = append(n.resps, func(req *http.Request) (*http.Response, error) {
+				h := http.Header{}
+				h["Retry-After"] = []string{v}
+				return &http.Response{StatusCode: 503, Header: h, Body: http.NoBody, Request: req}, nil
+			}, n.status(200))
+			var delays []time.Duration
+			r := mustNew(t, retry.Config{Backoff: backoff, OnRetry: func(a retry.Attempt) { delays = append(delays, a.Delay) }})
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
+			require.NoError(t, err)
+			resp, err := mustTransport(t, n, r).RoundTrip(req)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			require.Len(t, delays, 1)
+			if delays[0] < backoff.Base || delays[0] > backoff.Max {
+				t.Fatalf("Retry-After %q: wait %v outside [%v, %v]", v, delays[0], backoff.Base, backoff.Max)
+			}
+		})
+	})
+}

@@ -4,38 +4,52 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/bulwark-go/bulwark/internal/mix"
 )
 
 // BoundedConfig configures NewBounded.
 type BoundedConfig struct {
 	// Partitions is the number of partitions keys hash into. Zero means 271,
 	// the prime buraksezer/consistent and Hazelcast use. Must be ≥ the number
-	// of members (each member should be able to own one).
+	// of members (each member should be able to own one) and ≤ 2^31−1. Keep
+	// ten or more per member: below that, adding a member moves several
+	// times the ideal 1/(n+1) of partitions (see Bounded).
 	Partitions int
 	// LoadFactor is c in Mirrokni, Thorup & Zadimoghaddam's bound: no member
-	// owns more than ceil(c·Partitions/members) partitions. Zero means 1.25
-	// (the value lafikl/liblb and buraksezer/consistent use, REFERENCES.md §3).
-	// Must be > 1 so the bounds leave room for every partition.
+	// owns more than ceil(c·Partitions/members) partitions. Zero means 1.25,
+	// the value lafikl/liblb and buraksezer/consistent use. Must be a finite
+	// number > 1 so the bounds leave room for every partition.
 	LoadFactor float64
 	// VirtualNodes is the number of ring points per member that partitions
-	// walk. Zero means 160, as for Ring. Must be ≥ 1.
+	// walk. Zero means 160, as for Ring. Must be ≥ 1, and VirtualNodes times
+	// the number of members at most 2^31−1.
 	VirtualNodes int
 }
 
 // Bounded is consistent hashing with bounded loads (Mirrokni, Thorup &
-// Zadimoghaddam, SODA 2018) applied at placement: keys hash to one of P
-// partitions, and partition p (placed on the ring at splitmix64(p)) goes to the
-// first member clockwise that owns fewer than ceil(c·P/n) partitions. No member
-// ever exceeds that bound. Adding a member moves at most about twice the ideal
-// 1/(n+1) of partitions while each member holds ≥ 10 partitions (P ≥ 10·n;
-// tests hold 2–26 members at P = 271 to 2×). With fewer per member, the step of
-// the bound itself (ceil(c·P/n) dropping by one as n grows) makes every member
-// at the bound shed a partition: 4–6× the ideal was seen at P/n ≈ 5. Raise
-// Partitions with the member count.
+// Zadimoghaddam, "Consistent Hashing with Bounded Loads", SODA 2018,
+// https://arxiv.org/abs/1608.01350) applied at placement: no member ever owns
+// more than ceil(c·P/n) of the P partitions, c the LoadFactor. Use it when a
+// strict cap on any member's share matters more than the fewest moves.
 //
-// A key's partition is ⌊Hash(key)·P / 2^64⌋ (Lemire's multiply-shift, which
-// avoids a division), so Locate is a hash, a multiply and a table read.
-// A Bounded is immutable and safe for concurrent use.
+// Placement rule: a key's partition is ⌊Hash(key)·P / 2^64⌋ (the
+// multiply-shift reduction of Lemire, "A fast alternative to the modulo
+// reduction", 2016,
+// https://lemire.me/blog/2016/06/27/a-fast-alternative-to-the-modulo-reduction/).
+// Partition p sits at splitmix64(p) on a ring of VirtualNodes points per
+// member (placed as Ring places them) and goes to the first member clockwise
+// that owns fewer than ceil(c·P/n) partitions, the partitions taken
+// nearest-first (by the distance from the partition to its ring successor,
+// ties by number).
+//
+// Adding a member moves at most about twice the ideal 1/(n+1) of partitions
+// while each member holds ten or more (P ≥ 10·n). With fewer per member the
+// step of the bound itself (ceil(c·P/n) dropping by one as n grows) makes every
+// member at the bound shed a partition, several times the ideal movement:
+// raise Partitions with the member count. Locate is a hash, a multiply and a
+// table read, and never allocates. A Bounded is immutable and safe for
+// concurrent use.
 type Bounded struct {
 	members []string // sorted by name
 	owner   []int32  // owner[p] indexes members
@@ -83,12 +97,17 @@ func (c BoundedConfig) withDefaults(members int) (BoundedConfig, error) {
 		c.VirtualNodes = defaultVirtualNodes
 	}
 	switch {
+	case c.Partitions > maxTableSize:
+		return c, configErrorf("BoundedConfig.Partitions %d above %d", c.Partitions, maxTableSize)
 	case c.Partitions < members:
 		return c, configErrorf("BoundedConfig.Partitions %d < %d members", c.Partitions, members)
 	case !(c.LoadFactor > 1) || math.IsInf(c.LoadFactor, 1):
 		return c, configErrorf("BoundedConfig.LoadFactor %v not a finite number > 1", c.LoadFactor)
 	case c.VirtualNodes < 1:
 		return c, configErrorf("BoundedConfig.VirtualNodes %d < 1", c.VirtualNodes)
+	case c.VirtualNodes > maxRingPoints/members:
+		return c, configErrorf("BoundedConfig.VirtualNodes %d over %d members above %d ring points",
+			c.VirtualNodes, members, maxRingPoints)
 	}
 	return c, nil
 }
@@ -96,19 +115,18 @@ func (c BoundedConfig) withDefaults(members int) (BoundedConfig, error) {
 // place assigns every partition to the first member clockwise under the bound.
 // The bound times n is ≥ c·P > P, so a member with room always exists.
 //
-// Partitions are placed nearest-first (by the distance from the partition to
-// its ring successor, ties by number) rather than by number: a partition close
+// Partitions are placed nearest-first rather than by number: a partition close
 // to a member's point keeps it, and the ones that overflow are those that sit
 // far out on an arc. When a member joins, fewer placements change order, so
-// fewer overflows cascade (measured on adding a member to 2, 4, …, 24 members
-// with 10 name sets: at most 1.5× the ideal movement nearest-first versus 1.8×
-// in partition-number order).
+// fewer overflows cascade (on adding a member to 2, 4, …, 24 members with 10
+// name sets: at most 1.5× the ideal movement nearest-first versus 1.8× in
+// partition-number order).
 func (b *Bounded) place() []int32 {
 	order := make([]int, b.cfg.Partitions)
 	start := make([]int, b.cfg.Partitions) // ring successor of each partition
 	dist := make([]uint64, b.cfg.Partitions)
 	for p := range order {
-		h := mix64(uint64(p))
+		h := mix.Mix64(uint64(p))
 		order[p], start[p] = p, successor(b.points, h)
 		dist[p] = b.points[start[p]] - h // wraps correctly past the top
 	}
@@ -146,7 +164,7 @@ func (b *Bounded) LocateN(key string, n int) []string {
 	}
 	p := b.Partition(key)
 	out := append(make([]string, 0, min(n, len(b.members))), b.members[b.owner[p]])
-	return walkDistinct(b.members, b.points, b.owners, successor(b.points, mix64(uint64(p))), n, out)
+	return walkDistinct(b.members, b.points, b.owners, successor(b.points, mix.Mix64(uint64(p))), n, out)
 }
 
 // Owner returns the member that owns partition p, or "" if p is out of range.

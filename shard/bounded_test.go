@@ -18,7 +18,7 @@ func partitionLoads(b *Bounded) map[string]int {
 	return out
 }
 
-// Issue 8: no member above ceil(c·P/n) for any membership.
+// No member is above ceil(c·P/n), for any membership.
 func TestBoundedNeverAboveBound(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	configs := []BoundedConfig{{}, {LoadFactor: 1.01}, {Partitions: 7, LoadFactor: 1.1}, {Partitions: 1009, LoadFactor: 2}}
@@ -46,7 +46,7 @@ func TestBoundedNeverAboveBound(t *testing.T) {
 	}
 }
 
-// Issue 8: adding a member moves at most twice the ideal fraction 1/(n+1),
+// Adding a member moves at most twice the ideal fraction 1/(n+1),
 // while members hold ≥ 10 partitions each (see the Bounded doc for fewer).
 func TestBoundedMovement(t *testing.T) {
 	keys := testKeys()[:100_000]

@@ -11,17 +11,19 @@ import (
 // Its output is part of the API: it decides where data lives, so it is the same
 // in every process, on every machine and in every release of this package
 // (little-endian or not; the algorithm is specified by the xxHash project and
-// pinned by known-answer tests). Every router in this package hashes keys with it.
+// pinned by known-answer tests; https://github.com/Cyan4973/xxHash). Every
+// router in this package hashes keys with it.
 func Hash(key string) uint64 { return xxhash.Sum64String(key) }
 
 // HashBytes is Hash for a byte slice: HashBytes([]byte(s)) == Hash(s).
 func HashBytes(key []byte) uint64 { return xxhash.Sum64(key) }
 
 // JumpHash returns the bucket in [0, buckets) that key falls into under jump
-// consistent hashing (Lamping & Veach, "A Fast, Minimal Memory, Consistent Hash
-// Algorithm", arXiv:1406.2294, 2014, Fig. 1). It is bit-exact with the paper's
-// code, Guava's Hashing.consistentHash and dgryski/go-jump, including the linear
-// congruential generator 2862933555777941757·k + 1 and the float64 arithmetic.
+// consistent hashing (Lamping & Veach, "A Fast, Minimal Memory, Consistent
+// Hash Algorithm", 2014, Fig. 1, https://arxiv.org/abs/1406.2294). It is
+// bit-exact with the paper's code, Guava's Hashing.consistentHash and
+// dgryski/go-jump, including the linear congruential generator
+// 2862933555777941757·k + 1 and the float64 arithmetic.
 //
 // Growing buckets from n to n+1 moves exactly the keys that now land in bucket
 // n, about 1/(n+1) of them. JumpHash never panics: buckets ≤ 0 returns -1.
@@ -40,17 +42,6 @@ func jump(key uint64, buckets int64) int64 {
 		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
 	}
 	return b
-}
-
-// mix64 is the splitmix64 finalizer (Steele, Lea, Flood, OOPSLA 2014): a
-// bijection with full avalanche, used to derive further hashes from one.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 // reduce maps h uniformly onto [0, n) with a multiply and a shift instead of a

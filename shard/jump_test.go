@@ -70,3 +70,38 @@ func TestJumpMembership(t *testing.T) {
 		}
 	})
 }
+
+// Without undoes the With before it even when With refilled a removed slot at
+// the end of the slot list: removing the newcomer must give back the router
+// from before, not one in which the survivors' keys are shuffled.
+func TestJumpWithoutUndoesRefill(t *testing.T) {
+	keys := testKeys()[:100_000]
+	j, err := NewJump([]string{"a", "b", "c", "d"})
+	require.NoError(t, err)
+	j, err = j.Without("c")
+	require.NoError(t, err)
+	j, err = j.Without("d") // drops d's slot; c's removed slot is now last
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", ""}, j.slots)
+
+	refilled, err := j.With("x")
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "x"}, refilled.slots, "With takes the removed slot")
+	for m := range Moves(j, refilled, seq(keys)) {
+		require.Equal(t, "x", m.To, "key %s", m.Key)
+	}
+	back, err := refilled.Without("x")
+	require.NoError(t, err)
+	assert.Equal(t, j.slots, back.slots, "Without undoes With")
+	assert.Zero(t, MovedFraction(j, back, seq(keys)), "keys moved between a and b")
+
+	// An appended slot is still dropped, so a later With appends again.
+	grown, err := back.With("y")
+	require.NoError(t, err)
+	grown, err = grown.With("z")
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "y", "z"}, grown.slots)
+	shrunk, err := grown.Without("z")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "y"}, shrunk.slots)
+}

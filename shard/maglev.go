@@ -1,15 +1,19 @@
 package shard
 
 import (
+	"math"
 	"slices"
+
+	"github.com/bulwark-go/bulwark/internal/mix"
 )
 
 // MaglevConfig configures NewMaglev.
 type MaglevConfig struct {
 	// TableSize is the number of lookup-table entries, M. Zero means 65537,
 	// the paper's default and the smallest prime above 2^16 (Eisenbud et al.
-	// §5.3; Envoy's table_size default). Must be prime and ≥ the number of
-	// members; the paper advises M > 100·members for ≤ 1% imbalance.
+	// §5.3; Envoy's table_size default). Must be prime, ≥ the number of
+	// members and ≤ 2^31−1; the paper advises M > 100·members for ≤ 1%
+	// imbalance.
 	TableSize int
 	// Weights gives members a relative weight (default 1): in each round of
 	// the population a member of weight w takes a turn w/max(w) of the time,
@@ -19,17 +23,22 @@ type MaglevConfig struct {
 }
 
 // Maglev is Maglev hashing (Eisenbud et al., "Maglev: A Fast and Reliable
-// Software Network Load Balancer", NSDI 2016, §3.4): a prime-sized lookup table
-// filled by letting members take turns claiming their next preferred empty
-// slot. Member m's preference list is offset + j·skip mod M with
-// offset = Hash(m) mod M and skip = splitmix64(Hash(m)) mod (M−1) + 1; members
-// take turns in name order. Unweighted, every member owns ⌊M/n⌋ or ⌈M/n⌉
-// entries. A membership change rewrites few entries between survivors (about
-// twice a ring's movement, per Envoy's docs).
+// Software Network Load Balancer", NSDI 2016, §3.4,
+// https://www.usenix.org/conference/nsdi16/technical-sessions/presentation/eisenbud):
+// a prime-sized lookup table with near-perfect balance, the choice of load
+// balancers that route many keys to a fleet that changes rarely.
 //
-// Locate is a hash, a multiply-shift and a table read (key → slot by Lemire's
-// reduction rather than mod M, which costs a division).
-// A Maglev is immutable and safe for concurrent use.
+// Placement rule: members take turns, in name order, claiming their next
+// preferred empty slot of the table. Member m's preference list is
+// offset + j·skip mod M with offset = Hash(m) mod M and
+// skip = splitmix64(Hash(m)) mod (M−1) + 1. A key's slot is
+// ⌊Hash(key)·M / 2^64⌋ (Lemire's multiply-shift reduction, as for Bounded).
+// Unweighted, every member owns ⌊M/n⌋ or ⌈M/n⌉ entries.
+//
+// A membership change also rewrites a few entries between survivors (about
+// twice a ring's movement, per Envoy's documentation). Locate is a hash, a
+// multiply and a table read, and never allocates. A Maglev is immutable and
+// safe for concurrent use.
 type Maglev struct {
 	members []string // sorted by name
 	table   []int32  // table[slot] indexes members
@@ -37,6 +46,11 @@ type Maglev struct {
 }
 
 const defaultTableSize = 65537
+
+// maxTableSize bounds Maglev's TableSize and Bounded's Partitions: both
+// tables are built in full in memory, and one of 2^31 entries is already
+// 8 GiB (Envoy stops at 5,000,011).
+const maxTableSize = math.MaxInt32
 
 // NewMaglev returns a Maglev router over members. It returns an error wrapping
 // ErrNoMembers, ErrEmptyMember, ErrDuplicateMember, ErrUnknownMember (a weight
@@ -48,6 +62,9 @@ func NewMaglev(members []string, cfg MaglevConfig) (*Maglev, error) {
 	}
 	if cfg.TableSize == 0 {
 		cfg.TableSize = defaultTableSize
+	}
+	if cfg.TableSize > maxTableSize {
+		return nil, configErrorf("MaglevConfig.TableSize %d above %d", cfg.TableSize, maxTableSize)
 	}
 	if !isPrime(cfg.TableSize) {
 		return nil, configErrorf("MaglevConfig.TableSize %d not prime", cfg.TableSize)
@@ -66,7 +83,7 @@ func NewMaglev(members []string, cfg MaglevConfig) (*Maglev, error) {
 	perms := make([]permutation, len(sorted))
 	for i, name := range sorted {
 		h := Hash(name)
-		perms[i] = permutation{offset: h % m, skip: mix64(h)%(m-1) + 1}
+		perms[i] = permutation{offset: h % m, skip: mix.Mix64(h)%(m-1) + 1}
 	}
 	cfg.Weights = copyWeights(cfg.Weights)
 	return &Maglev{members: sorted, table: populate(perms, weights, m), cfg: cfg}, nil

@@ -49,7 +49,7 @@ func TestMaglevEntriesFloorCeil(t *testing.T) {
 	}
 }
 
-// Envoy's docs (REFERENCES.md §11): weights 1 and 2 give 21,846 and 43,691 of
+// Envoy's Maglev documentation: weights 1 and 2 give 21,846 and 43,691 of
 // 65,537 entries, i.e. the 1:2 split to within one entry per member per round.
 func TestMaglevWeights(t *testing.T) {
 	g, err := NewMaglev([]string{"A", "B"}, MaglevConfig{Weights: map[string]float64{"B": 2}})
@@ -67,7 +67,7 @@ func TestMaglevWeights(t *testing.T) {
 }
 
 // Removing 1% of 1,000 members rewrites ≤ 4% of the table between survivors
-// (REFERENCES.md §2 [DERIVED]: about 2.3%).
+// (about 2.3% expected for this population).
 func TestMaglevDisruption(t *testing.T) {
 	members := names("backend-", 1000)
 	g, err := NewMaglev(members, MaglevConfig{})

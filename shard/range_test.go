@@ -180,10 +180,7 @@ func FuzzRangeLocate(f *testing.F) {
 	f.Add("a\x00a\x00b", "a")
 	f.Add("\xff\x00\xfe", "\xff")
 	f.Fuzz(func(t *testing.T, bounds, key string) {
-		starts := []string{""}
-		for _, b := range strings.Split(bounds, "\x00") {
-			starts = append(starts, b)
-		}
+		starts := append([]string{""}, strings.Split(bounds, "\x00")...)
 		slices.Sort(starts)
 		starts = slices.Compact(starts)
 		spans := make([]Span, len(starts))

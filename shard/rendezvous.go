@@ -15,36 +15,39 @@ type RendezvousConfig struct {
 	Weights map[string]float64
 }
 
-// Rendezvous is highest-random-weight hashing (Thaler & Ravishankar, IEEE/ACM
-// ToN 1998): every member scores the key and the highest score wins.
+// Rendezvous is highest-random-weight hashing (Thaler & Ravishankar, "Using
+// Name-Based Mappings to Increase Hit Rates", IEEE/ACM Transactions on
+// Networking, 1998, https://doi.org/10.1109/90.663936): every member scores
+// the key and the highest score wins. Use it for exact weighted shares over a
+// few dozen members; Locate scores every member, so prefer Ring or Maglev
+// past that.
 //
-// Placement rule (stable from this release on; it replaced an earlier score
-// before any release promised it): member m scores key k as
+// Placement rule: member m scores key k as
 //
 //	score(m, k) = Hash(k) · (Hash(m) | 1)  mod 2^64
 //
-// a multiply-shift hash of the key (Dietzfelbinger et al., J. Algorithms
-// 1997) with the member's own odd multiplier, so every member applies an
-// independent universal hash to the key's hash: the scores of one key are
-// independent and uniform in their high bits, which is all HRW needs. With
-// weights the score is −w/ln(u), u the top 53 bits of score mapped into
-// (0,1) (Schindelhauer & Schomaker, SPAA 2005, logarithmic method): −ln u is
-// Exp(1), so a member wins with probability exactly w/Σw. With equal weights
-// the raw scores are compared (the same order, no log): the lowest ⌈log2 n⌉
-// bits of each are replaced by the member's rank in name order, so a tie in
-// the remaining bits goes to the smaller name and the maximum is found
-// without branches.
-//
-// Hashing the key once and scoring each member with one multiply is what
-// makes Locate cheap: about a dozen instructions per member and no
-// mispredicted branch, against a re-mix and a compare-and-branch per member
-// in go-rendezvous.
+// a multiply-shift hash of the key (Dietzfelbinger, Hagerup, Katajainen &
+// Penttonen, "A Reliable Randomized Algorithm for the Closest-Pair Problem",
+// Journal of Algorithms, 1997, https://doi.org/10.1006/jagm.1997.0873) with
+// the member's own odd multiplier, so every member applies an independent
+// universal hash to the key's hash: the scores of one key are independent and
+// uniform in their high bits, which is all HRW needs. With equal weights the
+// raw scores are compared, the lowest ⌈log2 n⌉ bits of each replaced by the
+// complement of the member's rank in name order, so a tie in the remaining
+// bits goes to the smaller name. With weights the score is −w/ln(u), u the top 53
+// bits of the score mapped into (0,1) as (u + ½)/2^53 (the logarithmic method
+// of Schindelhauer & Schomaker, "Weighted Distributed Hash Tables", SPAA 2005,
+// https://doi.org/10.1145/1073970.1074008): −ln u is Exp(1), so a member wins
+// with probability exactly w/Σw; ties go to the smaller name.
 //
 // Removing a member moves only its keys; adding one moves only the keys it
-// now wins. Locate costs one score per member, so prefer Maglev or Ring past
-// a few dozen members.
-// A Rendezvous is immutable and safe for concurrent use.
+// now wins. Locate never allocates. A Rendezvous is immutable and safe for
+// concurrent use.
 type Rendezvous struct {
+	// Hashing the key once and scoring each member with one multiply is what
+	// makes Locate cheap: about a dozen instructions per member and no
+	// mispredicted branch (see Locate), where a per-member re-mix and
+	// compare-and-branch is the usual implementation.
 	members []string  // sorted by name
 	seeds   []uint64  // Hash(member) | 1: the member's multiplier
 	weights []float64 // nil when all weights are equal

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Issue 8: weighted shares within 1% (absolute) of w/Σw over 10^6 keys.
+// Weighted shares are within 1% (absolute) of w/Σw over 10^6 keys.
 func TestRendezvousWeightedShares(t *testing.T) {
 	keys := testKeys()
 	weights := map[string]float64{"a": 1, "b": 2, "c": 3, "d": 4}
@@ -28,7 +28,7 @@ func TestRendezvousUniformShares(t *testing.T) {
 	assert.LessOrEqual(t, maxOverMean(loads(r, keys), 10, len(keys)), 1.015)
 }
 
-// Issue 8: removing a member moves only its keys; adding one moves only keys to it.
+// Removing a member moves only its keys; adding one moves only keys to it.
 func TestRendezvousMovement(t *testing.T) {
 	keys := testKeys()[:200_000]
 	for _, weights := range []map[string]float64{nil, {"node-3": 3, "node-5": 0.5}} {

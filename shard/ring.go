@@ -10,10 +10,11 @@ import (
 // RingConfig configures NewRing.
 type RingConfig struct {
 	// VirtualNodes is the number of ring points of a member with weight 1.
-	// Zero means 160, the figure libketama and Envoy-era rings use: with V
-	// points per member the load of a member over the mean has standard
-	// deviation about √((n−1)/(nV+1)) (REFERENCES.md §4), about 7.5% at V=160.
-	// Must be ≥ 1.
+	// Zero means 160, the figure libketama uses: with V points for each of n
+	// members, a member's load over the mean has a standard deviation of
+	// about √((n−1)/(nV+1)), about 7.5% at V = 160 and n = 10 (the arc
+	// lengths of nV uniform points). Must be ≥ 1, and the ring's points in
+	// total (the sum of every member's) at most 2^31−1.
 	VirtualNodes int
 	// Weights gives members a relative weight (default 1): a member with
 	// weight w gets round(w·VirtualNodes) points, which must be ≥ 1. Every
@@ -21,16 +22,19 @@ type RingConfig struct {
 	Weights map[string]float64
 }
 
-// Ring is a consistent-hash ring (Karger et al., STOC 1997) with virtual
-// nodes: each member owns round(weight·VirtualNodes) points on a ring of uint64
-// hashes, and a key belongs to the first point at or after Hash(key), wrapping.
-// Point j of member m sits at Hash(m + "#" + decimal(j)); ties between points
-// go to the smaller member name, so the ring depends only on the member set.
+// Ring is a consistent-hash ring with virtual nodes (Karger et al.,
+// "Consistent Hashing and Random Trees", STOC 1997,
+// https://doi.org/10.1145/258533.258660). It is the router most users want.
+//
+// Placement rule: each member owns round(weight·VirtualNodes) points on a ring
+// of uint64 hashes, and a key belongs to the first point at or after
+// Hash(key), wrapping. Point j of member m sits at Hash(m + "#" + decimal(j));
+// ties between points go to the smaller member name, so the ring depends only
+// on the member set.
 //
 // Adding a member moves only keys to it (about w/Σw of them); removing one
-// moves only its keys. Locate is a binary search over the sorted points.
-//
-// A Ring is immutable and safe for concurrent use.
+// moves only its keys. Locate is a search over the sorted points and never
+// allocates. A Ring is immutable and safe for concurrent use.
 type Ring struct {
 	members []string // sorted by name
 	points  []uint64 // sorted ring positions
@@ -40,6 +44,10 @@ type Ring struct {
 }
 
 const defaultVirtualNodes = 160
+
+// maxRingPoints bounds the points of a ring: ringIndex stores point indexes
+// as int32 (half the memory of int), and a ring this size already takes 32 GiB.
+const maxRingPoints = math.MaxInt32
 
 // NewRing returns a ring over members. It returns an error wrapping
 // ErrNoMembers, ErrEmptyMember, ErrDuplicateMember, ErrUnknownMember (a weight
@@ -60,13 +68,19 @@ func NewRing(members []string, cfg RingConfig) (*Ring, error) {
 		return nil, err
 	}
 	counts := make([]int, len(sorted))
+	total := 0
 	for i, w := range weights {
 		c := math.Round(w * float64(cfg.VirtualNodes))
-		if c < 1 || c > math.MaxInt32 {
+		if c < 1 || c > maxRingPoints {
 			return nil, configErrorf("RingConfig.Weights[%q] %v gives %v ring points, want 1..%d",
-				sorted[i], w, c, math.MaxInt32)
+				sorted[i], w, c, maxRingPoints)
 		}
 		counts[i] = int(c)
+		total += counts[i]
+	}
+	if total > maxRingPoints {
+		return nil, configErrorf("RingConfig.VirtualNodes %d gives %d ring points for %d members, want ≤ %d",
+			cfg.VirtualNodes, total, len(sorted), maxRingPoints)
 	}
 	cfg.Weights = copyWeights(cfg.Weights)
 	r := &Ring{members: sorted, cfg: cfg}

@@ -3,6 +3,8 @@ package shard
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,7 +23,7 @@ func TestInvalidInput(t *testing.T) {
 	}{
 		{"jump no members", func() error { _, err := NewJump(nil); return err }, ErrNoMembers, ""},
 		{"jump duplicate", func() error { _, err := NewJump([]string{"a", "b", "a"}); return err }, ErrDuplicateMember, `"a"`},
-		{"jump empty name", func() error { _, err := NewJump([]string{"a", ""}); return err }, ErrEmptyMember, ""},
+		{"jump empty name", func() error { _, err := NewJump([]string{"a", ""}); return err }, ErrEmptyMember, "members[1]"},
 		{"ring no members", func() error { _, err := NewRing(nil, RingConfig{}); return err }, ErrNoMembers, ""},
 		{"ring duplicate", func() error { _, err := NewRing([]string{"x", "x"}, RingConfig{}); return err }, ErrDuplicateMember, `"x"`},
 		{"ring vnodes", func() error { _, err := NewRing(abc, RingConfig{VirtualNodes: -1}); return err }, ErrInvalidConfig, "VirtualNodes -1"},
@@ -40,7 +42,11 @@ func TestInvalidInput(t *testing.T) {
 		{"ring weight unknown member", func() error {
 			_, err := NewRing(abc, RingConfig{Weights: map[string]float64{"z": 1}})
 			return err
-		}, ErrUnknownMember, `"z"`},
+		}, ErrUnknownMember, `RingConfig.Weights["z"] 1 names no member`},
+		{"ring weight unknown member is a config error", func() error {
+			_, err := NewRing(abc, RingConfig{Weights: map[string]float64{"z": 1}})
+			return err
+		}, ErrInvalidConfig, `RingConfig.Weights["z"]`},
 		{"bounded no members", func() error { _, err := NewBounded(nil, BoundedConfig{}); return err }, ErrNoMembers, ""},
 		{"bounded load factor 1", func() error { _, err := NewBounded(abc, BoundedConfig{LoadFactor: 1}); return err }, ErrInvalidConfig, "LoadFactor 1"},
 		{"bounded load factor 0.5", func() error { _, err := NewBounded(abc, BoundedConfig{LoadFactor: 0.5}); return err }, ErrInvalidConfig, "LoadFactor 0.5"},
@@ -57,6 +63,22 @@ func TestInvalidInput(t *testing.T) {
 			_, err := NewMaglev(abc, MaglevConfig{Weights: map[string]float64{"a": -1}})
 			return err
 		}, ErrInvalidConfig, `Weights["a"] -1`},
+		{"ring points overflow", func() error {
+			_, err := NewRing(abc, RingConfig{VirtualNodes: 1 << 30})
+			return err
+		}, ErrInvalidConfig, "VirtualNodes 1073741824"},
+		{"bounded vnodes overflow", func() error {
+			_, err := NewBounded(abc, BoundedConfig{VirtualNodes: math.MaxInt})
+			return err
+		}, ErrInvalidConfig, fmt.Sprint("VirtualNodes ", math.MaxInt)},
+		{"bounded partitions huge", func() error {
+			_, err := NewBounded(abc, BoundedConfig{Partitions: math.MaxInt})
+			return err
+		}, ErrInvalidConfig, fmt.Sprint("Partitions ", math.MaxInt)},
+		{"maglev huge prime", func() error {
+			_, err := NewMaglev(abc, MaglevConfig{TableSize: 1<<61 - 1})
+			return err
+		}, ErrInvalidConfig, "TableSize 2305843009213693951"},
 		{"rendezvous duplicate", func() error { _, err := NewRendezvous([]string{"q", "q"}, RendezvousConfig{}); return err }, ErrDuplicateMember, `"q"`},
 		{"rendezvous weight", func() error {
 			_, err := NewRendezvous(abc, RendezvousConfig{Weights: map[string]float64{"c": 0}})
@@ -69,6 +91,10 @@ func TestInvalidInput(t *testing.T) {
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, tt.want), "got %v, want %v", err, tt.want)
 			assert.Contains(t, err.Error(), tt.mention)
+			assert.Equal(t, 1, strings.Count(err.Error(), "shard: "), "one package prefix: %q", err)
+			if errors.Is(err, ErrInvalidConfig) {
+				assert.Regexp(t, `^shard: [A-Z][a-z]+Config\.[A-Z]`, err.Error(), "names <Config>.<Field>")
+			}
 		})
 	}
 }
@@ -135,6 +161,7 @@ func TestWithWithoutErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnknownMember)
 	_, err = j.Without("a")
 	assert.ErrorIs(t, err, ErrNoMembers)
+	assert.EqualError(t, err, `shard: no members left after removing "a"`)
 	_, err = j.With("")
 	assert.ErrorIs(t, err, ErrEmptyMember)
 

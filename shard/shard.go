@@ -29,8 +29,10 @@ type Replicated interface {
 	LocateN(key string, n int) []string
 }
 
-// Errors returned by constructors and membership changes. Each is wrapped in an
-// error that names the offending field, member or span; match with errors.Is.
+// Errors returned by constructors and membership changes, matched with
+// errors.Is. Each is wrapped in an error that names the offending member,
+// field or span; a Config error reads "shard: <Config>.<Field> <value>
+// <reason>", e.g. "shard: MaglevConfig.TableSize 65536 not prime".
 var (
 	// ErrNoMembers: a router needs at least one member.
 	ErrNoMembers = errors.New("shard: no members")
@@ -40,15 +42,27 @@ var (
 	ErrUnknownMember = errors.New("shard: unknown member")
 	// ErrEmptyMember: "" is not a member name (it means "none" in results).
 	ErrEmptyMember = errors.New("shard: empty member name")
-	// ErrInvalidConfig: a Config field is out of range.
+	// ErrInvalidConfig: a Config field is out of range. A weight for a member
+	// that is not there matches both ErrInvalidConfig and ErrUnknownMember.
 	ErrInvalidConfig = errors.New("shard: invalid config")
 )
 
-// configError is an ErrInvalidConfig whose message names the field and value.
-type configError struct{ msg string }
+// configError is an ErrInvalidConfig whose message reads
+// "shard: <Config>.<Field> <value> <reason>". member, when set, is the member
+// sentinel the error also matches (a weight for a member that is not there).
+type configError struct {
+	msg    string
+	member error
+}
 
 func (e *configError) Error() string { return e.msg }
-func (e *configError) Unwrap() error { return ErrInvalidConfig }
+
+func (e *configError) Unwrap() []error {
+	if e.member != nil {
+		return []error{ErrInvalidConfig, e.member}
+	}
+	return []error{ErrInvalidConfig}
+}
 
 func configErrorf(format string, args ...any) error {
 	return &configError{msg: "shard: " + fmt.Sprintf(format, args...)}
@@ -60,9 +74,9 @@ func checkMembers(members []string) error {
 		return ErrNoMembers
 	}
 	seen := make(map[string]struct{}, len(members))
-	for _, m := range members {
+	for i, m := range members {
 		if m == "" {
-			return ErrEmptyMember
+			return fmt.Errorf("%w at members[%d]", ErrEmptyMember, i)
 		}
 		if _, dup := seen[m]; dup {
 			return fmt.Errorf("%w %q", ErrDuplicateMember, m)
@@ -92,7 +106,10 @@ func memberWeights(field string, members []string, weights map[string]float64) (
 	}
 	for m, w := range weights {
 		if _, ok := index[m]; !ok {
-			return nil, false, fmt.Errorf("shard: %s.Weights[%q]: %w", field, m, ErrUnknownMember)
+			return nil, false, &configError{
+				msg:    fmt.Sprintf("shard: %s.Weights[%q] %v names no member", field, m, w),
+				member: ErrUnknownMember,
+			}
 		}
 		if !(w > 0) || math.IsInf(w, 1) {
 			return nil, false, configErrorf("%s.Weights[%q] %v not a finite number > 0", field, m, w)
@@ -129,7 +146,7 @@ func withoutMember(members []string, m string) ([]string, error) {
 		return nil, fmt.Errorf("%w %q", ErrUnknownMember, m)
 	}
 	if len(members) == 1 {
-		return nil, fmt.Errorf("shard: removing last member %q: %w", m, ErrNoMembers)
+		return nil, fmt.Errorf("%w left after removing %q", ErrNoMembers, m)
 	}
 	return slices.Delete(slices.Clone(members), i, i+1), nil
 }

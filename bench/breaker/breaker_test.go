@@ -40,6 +40,11 @@ func libs() []struct {
 				p.Done(nil)
 			}
 		}},
+		{"bulwark-consecutive", func() call {
+			// gobreaker's default rule: trip after more than 5 failures in a row.
+			b, _ := breaker.New(breaker.Config{ConsecutiveFailures: 6})
+			return func() { _ = b.Do(ctx, noop) }
+		}},
 		{"bulwark-time", func() call {
 			b, _ := breaker.New(breaker.Config{WindowTime: 10 * time.Second})
 			return func() { _ = b.Do(ctx, noop) }

@@ -1,5 +1,5 @@
 // Package bulkheadbench compares bulwark's bulkhead fast path (TryAcquire +
-// Release, uncontended slots) with golang.org/x/sync/semaphore, a buffered
+// Permit.Done, uncontended slots) with golang.org/x/sync/semaphore, a buffered
 // channel semaphore and failsafe-go's bulkhead.
 package bulkheadbench
 
@@ -29,7 +29,8 @@ func newBulwark(b *testing.B) *bulkhead.Bulkhead {
 	return bw
 }
 
-// BenchmarkBulkhead is TryAcquire+Release from every P at once (RunParallel);
+// BenchmarkBulkhead is TryAcquire+Done (for the peers, their
+// acquire/release pair) from every P at once (RunParallel);
 // run with -cpu=1,2. At -cpu=1 it is the single-goroutine cost.
 func BenchmarkBulkhead(b *testing.B) {
 	b.Run("bulwark", func(b *testing.B) {
@@ -37,8 +38,8 @@ func BenchmarkBulkhead(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if bw.TryAcquire() {
-					bw.Release()
+				if p, ok := bw.TryAcquire(); ok {
+					p.Done(nil)
 				}
 			}
 		})
@@ -87,8 +88,8 @@ func BenchmarkBulkheadSingle(b *testing.B) {
 		bw := newBulwark(b)
 		b.ReportAllocs()
 		for b.Loop() {
-			if bw.TryAcquire() {
-				bw.Release()
+			if p, ok := bw.TryAcquire(); ok {
+				p.Done(nil)
 			}
 		}
 	})

@@ -60,7 +60,7 @@ func BenchmarkRetryDo(b *testing.B) {
 		// One backoff reused across calls: wrong in general (its retry count
 		// and delay are shared state), harmless here only because a first
 		// success never calls Next. Kept to line up with the ~10 ns figure
-		// quoted for sethvargo in issue 3.
+		// usually quoted for sethvargo.
 		bo := sethvargo.WithMaxRetries(2, sethvargo.WithFullJitter(
 			sethvargo.WithCappedDuration(maxDelay, sethvargo.NewExponential(base))))
 		b.ReportAllocs()

@@ -4,7 +4,7 @@
 // an in-process load generator sending twice as many requests per second as it
 // can serve, once without protection and once behind
 //
-//	bulkhead.Handler(limiter, service)
+//	bulkhead.NewHandler(service, limiter)
 //
 // with limiter a bulkhead.NewAdaptive (Vegas) limit.
 //
@@ -74,7 +74,7 @@ func run(w io.Writer, cfg config) error {
 		if err != nil {
 			return nil, err
 		}
-		return bulkhead.Handler(lim, h), nil
+		return bulkhead.NewHandler(h, lim)
 	})
 	if err != nil {
 		return err

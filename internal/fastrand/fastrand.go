@@ -1,8 +1,8 @@
 // Package fastrand is the module's fast, lock-free random source: wyrand
 // (Wang Yi; the generator behind Go's runtime.cheaprand) on atomic words.
 //
-// A draw is one atomic add and a 64×64→128 multiply, about a third of the
-// cost of math/rand/v2's ChaCha8-backed rand.Uint64. Its statistical quality
+// A draw is one atomic add and a 64×64→128 multiply, much cheaper than
+// math/rand/v2's ChaCha8-backed rand.Uint64. Its statistical quality
 // (BigCrush- and PractRand-clean) is ample for jitter and for picking nodes;
 // it is not unpredictable: never use it for anything security-related.
 package fastrand

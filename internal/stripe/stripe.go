@@ -2,8 +2,7 @@
 // counter, a random source) from the goroutine's stack address.
 //
 // Go has no cheap per-P index (sync.Pool's is not exported), and a random
-// stripe per call makes cache lines bounce between CPUs (measured 4x slower
-// at -cpu=2 on a striped counter). A goroutine's stack address is stable
+// stripe per call makes cache lines bounce between CPUs. A goroutine's stack address is stable
 // between stack moves, and two live goroutines' stacks never share a 2 KiB
 // block, so hashing the block number spreads running goroutines over stripes.
 // A goroutine whose stack moves just changes stripe: sharing a stripe is
@@ -34,9 +33,9 @@ func Shift(n int) uint8 {
 //
 // The stripe is the top bits of a Fibonacci hash of the stack's 2 KiB block
 // number: goroutine stacks are often adjacent blocks, and Fibonacci hashing
-// sends consecutive numbers to far-apart top bits. Hashing the 4 KiB page and
-// keeping middle bits instead put two goroutines with adjacent 2 KiB stacks
-// on one stripe in 59% of trials.
+// sends consecutive numbers to far-apart top bits. (Hashing the 4 KiB page
+// and keeping middle bits instead puts goroutines with adjacent 2 KiB stacks
+// on one stripe most of the time; TestAdjacentStacksSpread guards this.)
 //
 // Index is small enough to inline, so the address is the caller's frame.
 func Index(shift uint8) uint64 {

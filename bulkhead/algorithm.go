@@ -8,9 +8,12 @@ import (
 // algorithm moves a limit from one window of samples: its mean RTT (0 when
 // every call dropped), the largest in-flight count seen and whether any call
 // dropped. It returns the
-// new limit, already within [MinLimit, MaxLimit]. Called under Adaptive.mu.
+// new limit, already within [MinLimit, MaxLimit]. set moves the limit to a
+// value already within the bounds (Adaptive.SetLimit). Called under
+// Adaptive.mu.
 type algorithm interface {
 	update(now time.Time, rtt time.Duration, inFlight int, dropped bool) int
+	set(limit float64)
 }
 
 func newAlgorithm(cfg AdaptiveConfig, random func() float64) algorithm {
@@ -18,7 +21,7 @@ func newAlgorithm(cfg AdaptiveConfig, random func() float64) algorithm {
 	initial := float64(cfg.InitialLimit)
 	switch cfg.Algorithm {
 	case AIMD:
-		return &aimd{bounds: b, limit: initial, backoff: cfg.BackoffRatio, timeout: cfg.Timeout}
+		return &aimd{bounds: b, limit: initial, backoff: cfg.BackoffRatio, timeout: cfg.Timeout, tolerance: cfg.Tolerance}
 	case Gradient2:
 		return &gradient2{bounds: b, limit: initial, smoothing: cfg.Smoothing, queueSize: 4,
 			longRTT: ema{tau: longRTTTau, warmup: 10}}
@@ -33,25 +36,119 @@ type bounds struct{ min, max float64 }
 
 func (b bounds) clamp(x float64) float64 { return math.Max(b.min, math.Min(b.max, x)) }
 
-// aimd is Netflix AIMDLimit: on a drop or a mean RTT above timeout,
-// limit = max(1, min(limit-1, floor(limit*backoff))); otherwise +1 when the
-// service was used to at least half the limit.
+// aimd is Netflix AIMDLimit: on a drop or a window whose mean RTT is too
+// high, limit = max(1, min(limit-1, floor(limit*backoff))); otherwise +1 when
+// the service was used to at least half the limit.
+//
+// "Too high" is timeout when set (Netflix's rule). Otherwise it is tolerance
+// times noLoad, the RTT of the service when our calls do not queue in it,
+// which aimd measures itself: from the first window, then by a probe every
+// probeInterval. A probe cuts the limit to a quarter of the calls in flight
+// (or of the limit, if lower) for as long as it takes the calls admitted
+// above it to finish, measures one window and restores the limit. This is
+// BBR's ProbeRTT (Cardwell et al., "BBR: Congestion-Based Congestion
+// Control", ACM Queue 14(5), 2016, https://queue.acm.org/detail.cfm?id=3022184),
+// which likewise refreshes a min-RTT estimate that queueing would hide.
+//
+// The probe must go below 1/tolerance of the calls in flight: under overload
+// aimd holds the limit where the RTT reaches tolerance*noLoad, and a probe at
+// half of it with tolerance 2 would measure exactly noLoad again, however
+// wrong it was. At a quarter a stale-high estimate shrinks at each probe
+// until the probe runs under the service's own parallelism and measures the
+// real no-load RTT. A service that really got slower is relearned the same
+// way, so the limit cannot stay pinned at MinLimit by a baseline that no
+// longer holds.
+//
+// Windows outside probes never move noLoad: a window with few calls in
+// flight relative to the limit may still queue in an overloaded service, and
+// a minimum over ordinary windows is biased low when latency is noisy, which
+// would make every later window look too slow. Each probe moves noLoad
+// halfway to its measurement (an exponential average of weight 1/2), so one
+// noisy probe moves the threshold by half its error and a stale estimate
+// converges geometrically.
 type aimd struct {
 	bounds
-	limit   float64
-	backoff float64
-	timeout time.Duration
+	limit     float64
+	backoff   float64
+	timeout   time.Duration
+	tolerance float64
+
+	noLoad      float64   // ns; 0 until the first window
+	measuredAt  time.Time // when noLoad was last measured
+	probing     bool
+	probeLimit  float64 // the limit while probing; limit is kept to restore
+	probeWindow int     // windows spent draining in this probe
 }
 
-func (a *aimd) update(_ time.Time, rtt time.Duration, inFlight int, dropped bool) int {
+const (
+	probeInterval   = 10 * time.Second // BBR's min-RTT filter window
+	probeMaxWindows = 10               // a probe that cannot drain gives up
+)
+
+func (a *aimd) set(limit float64) {
+	a.limit = limit
+	a.probing = false
+}
+
+func (a *aimd) update(now time.Time, rtt time.Duration, inFlight int, dropped bool) int {
+	if a.timeout == 0 && a.probing {
+		return a.probe(now, rtt, inFlight, dropped)
+	}
+	tooSlow := false
+	if a.timeout > 0 {
+		tooSlow = rtt > a.timeout
+	} else if rtt > 0 {
+		if a.noLoad == 0 {
+			a.learn(now, rtt)
+		}
+		tooSlow = float64(rtt) > a.tolerance*a.noLoad
+	}
 	switch {
-	case dropped || rtt > a.timeout:
-		a.limit = math.Max(1, math.Min(a.limit-1, math.Floor(a.limit*a.backoff)))
+	case dropped || tooSlow:
+		a.limit = a.decreased(a.limit)
 	case float64(inFlight)*2 >= a.limit:
 		a.limit++
 	}
 	a.limit = a.clamp(a.limit)
+	if a.timeout == 0 && a.noLoad > 0 && now.Sub(a.measuredAt) >= probeInterval {
+		a.probing, a.probeWindow = true, 0
+		a.probeLimit = a.clamp(math.Ceil(math.Min(a.limit, float64(inFlight)) / 4))
+		return int(a.probeLimit)
+	}
 	return int(a.limit)
+}
+
+// probe handles one window during a probe: it waits for a window whose calls
+// were all admitted under the probe limit, learns its RTT and restores the
+// limit. Drops during the probe still cut the limit to restore.
+func (a *aimd) probe(now time.Time, rtt time.Duration, inFlight int, dropped bool) int {
+	if dropped {
+		a.limit = a.clamp(a.decreased(a.limit))
+	}
+	a.probeWindow++
+	switch {
+	case rtt > 0 && float64(inFlight) <= a.probeLimit:
+		a.learn(now, rtt)
+	case a.probeWindow < probeMaxWindows:
+		return int(a.probeLimit)
+	default:
+		a.measuredAt = now // calls that never finish; try again later
+	}
+	a.probing = false
+	return int(a.limit)
+}
+
+func (a *aimd) learn(now time.Time, rtt time.Duration) {
+	if a.noLoad == 0 {
+		a.noLoad = float64(rtt)
+	} else {
+		a.noLoad = (a.noLoad + float64(rtt)) / 2
+	}
+	a.measuredAt = now
+}
+
+func (a *aimd) decreased(limit float64) float64 {
+	return math.Max(1, math.Min(limit-1, math.Floor(limit*a.backoff)))
 }
 
 // vegas is Netflix VegasLimit. queue = ceil(limit*(1 - rttNoLoad/rtt)) is the
@@ -68,6 +165,8 @@ type vegas struct {
 	probeAt    float64
 	random     func() float64
 }
+
+func (v *vegas) set(limit float64) { v.limit = limit }
 
 func (v *vegas) resetProbe() {
 	v.probeCount = 0
@@ -112,7 +211,7 @@ func (v *vegas) update(_ time.Time, rtt time.Duration, inFlight int, dropped boo
 	return int(v.limit)
 }
 
-// log10Root is Netflix's Log10RootFunction as REFERENCES §9 records it:
+// log10Root is Netflix's Log10RootFunction as VegasLimit uses it:
 // max(1, floor(log10 x)) below 1000, floor(sqrt x) from 1000 on.
 func log10Root(x int) int {
 	if x < 1000 {
@@ -133,6 +232,8 @@ type gradient2 struct {
 	queueSize float64
 	longRTT   ema
 }
+
+func (g *gradient2) set(limit float64) { g.limit = limit }
 
 func (g *gradient2) update(now time.Time, rtt time.Duration, inFlight int, _ bool) int {
 	if rtt == 0 { // drops only; Netflix's Gradient2 ignores drops

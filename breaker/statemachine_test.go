@@ -2,7 +2,6 @@ package breaker_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"testing/synctest"
@@ -18,7 +17,7 @@ var errBoom = errors.New("boom")
 // step is one row of a state-machine table: wait, act, then expect a state.
 type step struct {
 	wait time.Duration
-	act  string // ok, fail, slow, ignore, reject, hold, done-ok, done-fail, done-ignore, trip, reset
+	act  string // ok, fail, slow, ignore, reject, hold, done-ok, done-fail, done-ignore, do-panic, call-panic, trip, reset
 	want breaker.State
 }
 
@@ -48,6 +47,8 @@ func runSteps(t *testing.T, cfg breaker.Config, steps []step) {
 				require.NotEmptyf(t, held, "step %d: no held permit", i)
 				held[0].Done(map[string]error{"done-ok": nil, "done-fail": errBoom, "done-ignore": context.Canceled}[s.act])
 				held = held[1:]
+			case "do-panic", "call-panic":
+				require.Equalf(t, "boom", panicThrough(b, s.act == "call-panic"), "step %d: the panic reaches the caller unchanged", i)
 			case "trip":
 				b.Trip()
 			case "reset":
@@ -58,6 +59,18 @@ func runSteps(t *testing.T, cfg breaker.Config, steps []step) {
 			require.Equalf(t, s.want, b.State(), "step %d (%s): state", i, s.act)
 		}
 	})
+}
+
+// panicThrough makes one call that panics through b (by Do, or by Call)
+// and returns what the caller recovers.
+func panicThrough(b *breaker.Breaker, viaCall bool) (recovered any) {
+	defer func() { recovered = recover() }()
+	ctx := context.Background()
+	if viaCall {
+		_, _ = breaker.Call(ctx, b, func(context.Context) (int, error) { panic("boom") })
+	}
+	_ = b.Do(ctx, func(context.Context) error { panic("boom") })
+	return nil
 }
 
 func finish(p breaker.Permit, act string) {
@@ -165,36 +178,6 @@ func TestStateMachineSteps(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { runSteps(t, tc.cfg, tc.steps) })
 	}
-}
-
-func TestStateText(t *testing.T) {
-	for _, s := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen} {
-		text, err := s.MarshalText()
-		require.NoError(t, err)
-		require.Equal(t, s.String(), string(text))
-		var back breaker.State
-		require.NoError(t, back.UnmarshalText(text))
-		require.Equal(t, s, back)
-	}
-	_, err := breaker.State(9).MarshalText()
-	require.ErrorContains(t, err, "State(9)")
-	var s breaker.State
-	require.ErrorContains(t, s.UnmarshalText([]byte("ajar")), `"ajar"`)
-
-	// What expvar and encoding/json show for a Stats snapshot.
-	b, err := breaker.New(breaker.Config{})
-	require.NoError(t, err)
-	b.Trip()
-	raw, err := json.Marshal(b.Stats())
-	require.NoError(t, err)
-	require.Contains(t, string(raw), `"State":"open"`)
-	var got breaker.Stats
-	require.NoError(t, json.Unmarshal(raw, &got))
-	require.Equal(t, breaker.Open, got.State)
-	require.Equal(t, uint64(1), got.Trips)
-	raw, err = json.Marshal(map[string]breaker.State{"s": breaker.HalfOpen})
-	require.NoError(t, err)
-	require.JSONEq(t, `{"s":"half-open"}`, string(raw))
 }
 
 func TestShadowCountsWouldBeRejections(t *testing.T) {

@@ -5,13 +5,15 @@ import (
 	"testing"
 )
 
-func BenchmarkTryAcquireRelease(b *testing.B) {
+// BenchmarkTryAcquireDone is the fast path: TryAcquire and Permit.Done on a
+// bulkhead that is never full.
+func BenchmarkTryAcquireDone(b *testing.B) {
 	b.Run("single", func(b *testing.B) {
 		bh := mustNewB(b, Config{MaxConcurrent: 1 << 20})
 		b.ReportAllocs()
 		for b.Loop() {
-			if bh.TryAcquire() {
-				bh.Release()
+			if p, ok := bh.TryAcquire(); ok {
+				p.Done(nil)
 			}
 		}
 	})
@@ -20,22 +22,33 @@ func BenchmarkTryAcquireRelease(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if bh.TryAcquire() {
-					bh.Release()
+				if p, ok := bh.TryAcquire(); ok {
+					p.Done(nil)
 				}
 			}
 		})
 	})
+	// Through the Limiter interface, as Call, NewHandler and NewTransport
+	// use it.
+	b.Run("interface", func(b *testing.B) {
+		var l Limiter = mustNewB(b, Config{MaxConcurrent: 1 << 20})
+		b.ReportAllocs()
+		for b.Loop() {
+			if p, ok := l.TryAcquire(); ok {
+				p.Done(nil)
+			}
+		}
+	})
 }
 
-func BenchmarkAcquireRelease(b *testing.B) {
+func BenchmarkAcquireDone(b *testing.B) {
 	ctx := context.Background()
 	b.Run("single", func(b *testing.B) {
 		bh := mustNewB(b, Config{MaxConcurrent: 1 << 20})
 		b.ReportAllocs()
 		for b.Loop() {
-			if bh.Acquire(ctx) == nil {
-				bh.Release()
+			if p, err := bh.Acquire(ctx); err == nil {
+				p.Done(nil)
 			}
 		}
 	})
@@ -44,8 +57,8 @@ func BenchmarkAcquireRelease(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if bh.Acquire(ctx) == nil {
-					bh.Release()
+				if p, err := bh.Acquire(ctx); err == nil {
+					p.Done(nil)
 				}
 			}
 		})
@@ -56,11 +69,36 @@ func BenchmarkAcquireRelease(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if bh.Acquire(ctx) == nil {
-					bh.Release()
+				if p, err := bh.Acquire(ctx); err == nil {
+					p.Done(nil)
 				}
 			}
 		})
+	})
+}
+
+// BenchmarkTryAcquireRejected is the shedding path: every call is refused,
+// by a full bulkhead or by the admission rate. Neither allocates.
+func BenchmarkTryAcquireRejected(b *testing.B) {
+	b.Run("full", func(b *testing.B) {
+		bh := mustNewB(b, Config{MaxConcurrent: 1})
+		bh.TryAcquire()
+		b.ReportAllocs()
+		for b.Loop() {
+			if p, ok := bh.TryAcquire(); ok {
+				p.Done(nil)
+			}
+		}
+	})
+	b.Run("rate", func(b *testing.B) {
+		bh := mustNewB(b, Config{MaxConcurrent: 1, Rate: 1e-9, Burst: 1})
+		bh.TryAcquire()
+		b.ReportAllocs()
+		for b.Loop() {
+			if p, ok := bh.TryAcquire(); ok {
+				p.Done(nil)
+			}
+		}
 	})
 }
 

@@ -78,7 +78,7 @@ func hammer(t *testing.T, cfg Config, manual bool) {
 						continue
 					}
 					admitted.Add(1)
-					if p.probe != 0 {
+					if p.isProbe() {
 						n := inFlightProbes.Add(1)
 						for m := maxProbes.Load(); n > m && !maxProbes.CompareAndSwap(m, n); m = maxProbes.Load() {
 						}
@@ -87,7 +87,7 @@ func hammer(t *testing.T, cfg Config, manual bool) {
 					if outcome == 0 && cfg.SlowCall > 0 {
 						time.Sleep(cfg.SlowCall)
 					}
-					if p.probe != 0 {
+					if p.isProbe() {
 						inFlightProbes.Add(-1)
 					}
 					switch {

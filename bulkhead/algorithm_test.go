@@ -7,7 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// Step tables from REFERENCES §9 ([DERIVED] vectors) and the Netflix sources.
+// Step tables worked out from the Netflix concurrency-limits sources
+// (AIMDLimit, VegasLimit, Gradient2Limit).
 func TestAIMDSteps(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -73,7 +74,7 @@ func TestGradient2Steps(t *testing.T) {
 		inFl  int
 		want  float64
 	}{
-		// REFERENCES §9 [DERIVED]: at limit 100, gradient 0.5 gives 90.8;
+		// At limit 100: 100*0.8 + (100*0.5+4)*0.2 = 90.8 for gradient 0.5;
 		// no queuing gives 100.8.
 		{"gradient 0.5", 100, 10 * time.Millisecond, 40 * time.Millisecond, 100, 90.8},
 		{"no queuing", 100, 10 * time.Millisecond, 10 * time.Millisecond, 100, 100.8},

@@ -1,0 +1,172 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/retry"
+)
+
+// errOpen stands for a guard's own sentinel (an open breaker); errLocal is
+// the rejection the guard returns, which also matches
+// bulwark.ErrNotAttempted.
+var (
+	errOpen  = errors.New("breaker open")
+	errLocal = fmt.Errorf("%w: %w", errOpen, bulwark.ErrNotAttempted)
+)
+
+// sequence returns an fn whose attempt i returns errs[i] (nil past the end).
+func sequence(errs ...error) (func(context.Context) error, *int) {
+	calls := 0
+	return func(context.Context) error {
+		calls++
+		if calls <= len(errs) {
+			return errs[calls-1]
+		}
+		return nil
+	}, &calls
+}
+
+func TestLocalRejectionCostsNoTokenAndNoWait(t *testing.T) {
+	tests := []struct {
+		name       string
+		errs       []error
+		wantLog    []string        // what the Budget is told
+		wantDelays []time.Duration // OnRetry's delays
+		wantTokens float64         // a TokenBudget that started at 8
+	}{
+		{"local, local, success", []error{errLocal, errLocal},
+			[]string{"success"}, []time.Duration{0, 0}, 8.1},
+		// Backoff numbers only real failures: the first real one waits
+		// Delay(1) = 1s, the next Delay(2) = 2s.
+		{"local, real, real, success", []error{errLocal, errFlaky, errFlaky},
+			[]string{"failure", "allow", "failure", "allow", "success"},
+			[]time.Duration{0, time.Second, 2 * time.Second}, 6.1},
+		{"real, local, success", []error{errFlaky, errLocal},
+			[]string{"failure", "allow", "success"}, []time.Duration{time.Second, 0}, 7.1},
+	}
+	backoff := retry.Exponential{Base: time.Second, Max: time.Minute, Jitter: retry.NoJitter}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var delays []time.Duration
+				rec := &recordingBudget{}
+				r := mustNew(t, retry.Config{MaxAttempts: 5, Backoff: backoff, Budget: rec,
+					OnRetry: func(a retry.Attempt) { delays = append(delays, a.Delay) }})
+				fn, calls := sequence(tt.errs...)
+				start := time.Now()
+				require.NoError(t, r.Do(t.Context(), fn))
+				assert.Equal(t, len(tt.errs)+1, *calls)
+				assert.Equal(t, tt.wantLog, rec.log())
+				assert.Equal(t, tt.wantDelays, delays)
+				var total time.Duration
+				for _, d := range delays {
+					total += d
+				}
+				assert.Equal(t, total, time.Since(start), "slept only for real failures")
+
+				locals := 0
+				for _, e := range tt.errs {
+					if errors.Is(e, bulwark.ErrNotAttempted) {
+						locals++
+					}
+				}
+				st := r.Stats()
+				assert.Equal(t, int64(locals), st.NotAttempted)
+				assert.Equal(t, int64(len(tt.errs)), st.Retries)
+
+				// The same sequence against the standard budget.
+				tb, err := retry.NewTokenBudget(retry.TokenBudgetConfig{})
+				require.NoError(t, err)
+				tb.Failure()
+				tb.Failure() // 8 tokens
+				r = mustNew(t, retry.Config{MaxAttempts: 5, Backoff: backoff, Budget: tb})
+				fn, _ = sequence(tt.errs...)
+				require.NoError(t, r.Do(t.Context(), fn))
+				assert.InDelta(t, tt.wantTokens, tb.Tokens(), 1e-9)
+			})
+		})
+	}
+}
+
+func TestLocalRejectionRetriedWithEmptyBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb, err := retry.NewTokenBudget(retry.TokenBudgetConfig{})
+		require.NoError(t, err)
+		for tb.Tokens() > 0 {
+			tb.Failure()
+		}
+		require.False(t, tb.AllowRetry())
+		r := mustNew(t, retry.Config{Budget: tb, Backoff: retry.Constant(time.Second)})
+		fn, calls := sequence(errLocal)
+		require.NoError(t, r.Do(t.Context(), fn), "a local rejection is retried even when real retries are refused")
+		assert.Equal(t, 2, *calls)
+	})
+}
+
+func TestAllLocalRejectionsExhaust(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recordingBudget{}
+		r := mustNew(t, retry.Config{MaxAttempts: 3, Budget: rec, Backoff: retry.Constant(time.Second)})
+		fn, calls := sequence(errLocal, errLocal, errLocal, errLocal)
+		start := time.Now()
+		err := r.Do(t.Context(), fn)
+		assert.Equal(t, 3, *calls, "local rejections count toward MaxAttempts")
+		assert.Zero(t, time.Since(start))
+		assert.ErrorIs(t, err, retry.ErrExhausted)
+		assert.ErrorIs(t, err, bulwark.ErrNotAttempted)
+		assert.ErrorIs(t, err, errOpen)
+		assert.Empty(t, rec.log())
+		assert.Equal(t, int64(3), r.Stats().NotAttempted)
+	})
+}
+
+func TestTransportLocalRejection(t *testing.T) {
+	tests := []struct {
+		name       string
+		rejections int
+		wantLog    []string
+		wantIs     []error
+	}{
+		{"rejected once, then sent", 1, []string{"success"}, nil},
+		{"rejected every time", 3, nil, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fake{}
+				for range tt.rejections {
+					f.resps = append(f.resps, func(*http.Request) (*http.Response, error) { return nil, errLocal })
+				}
+				f.resps = append(f.resps, f.status(200))
+				rec := &recordingBudget{}
+				r := mustNew(t, retry.Config{Budget: rec, Backoff: retry.Constant(time.Second)})
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
+				require.NoError(t, err)
+				start := time.Now()
+				resp, err := mustTransport(t, f, r).RoundTrip(req)
+				assert.Zero(t, time.Since(start), "no backoff after a local rejection")
+				assert.Equal(t, tt.wantLog, rec.log())
+				if tt.wantIs == nil {
+					require.NoError(t, err)
+					assert.Equal(t, 200, resp.StatusCode)
+					require.NoError(t, resp.Body.Close())
+					return
+				}
+				assert.Nil(t, resp)
+				for _, target := range tt.wantIs {
+					assert.ErrorIs(t, err, target)
+				}
+			})
+		})
+	}
+}
