@@ -171,11 +171,11 @@ func shardedDifferential(t *testing.T, shards, capacity int) {
 				if op%64 == 0 {
 					for i := range c.shards {
 						s := &c.shards[i]
-						s.mu.RLock()
+						s.mu.Lock()
 						if s.n > s.capacity {
 							t.Errorf("shard %d holds %d > capacity %d", i, s.n, s.capacity)
 						}
-						s.mu.RUnlock()
+						s.mu.Unlock()
 					}
 				}
 			}
@@ -187,22 +187,21 @@ func shardedDifferential(t *testing.T, shards, capacity int) {
 	present := map[int]bool{}
 	for i := range c.shards {
 		s := &c.shards[i]
-		for j := s.entries[0].next; j != 0; j = s.entries[j].next {
-			present[s.entries[j].value] = true
+		nodes := s.nodes(nil)
+		for _, n := range nodes {
+			present[n.val.load(c.mode)] = true
+			_, h := c.shardFor(n.key)
+			assert.Same(t, n, s.lookup(h, n.key), "shard %d: key %d not found at its node", i, n.key)
 		}
-		assert.Equal(t, s.n, countList(s), "shard %d: list and table disagree", i)
-		used := 0
-		for _, slot := range s.table {
-			if slot != 0 {
-				used++
+		assert.Equal(t, s.n, len(nodes), "shard %d: lists and count disagree", i)
+		indexed := 0
+		tab := s.tab.Load()
+		for b := range tab.buckets {
+			for n := tab.buckets[b].Load(); n != nil; n = n.chain.Load() {
+				indexed++
 			}
 		}
-		assert.Equal(t, s.n, used, "shard %d: table slots in use", i)
-		for j := s.entries[0].next; j != 0; j = s.entries[j].next {
-			k := s.entries[j].key
-			_, h := c.shardFor(k)
-			assert.Equal(t, j, s.find(h, k), "shard %d: key %d not found at its entry", i, k)
-		}
+		assert.Equal(t, s.n, indexed, "shard %d: nodes in the index", i)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -218,14 +217,6 @@ func shardedDifferential(t *testing.T, shards, capacity int) {
 		total += uint64(evicted[v])
 	}
 	assert.Equal(t, total, c.Stats().Evictions.Total(), "Stats evictions vs OnEvict calls")
-}
-
-func countList[K comparable, V any](s *shard[K, V]) int {
-	n := 0
-	for j := s.entries[0].next; j != 0; j = s.entries[j].next {
-		n++
-	}
-	return n
 }
 
 // A write (Set, SetTTL, Delete, Clear) that lands while a load or refresh
@@ -294,9 +285,8 @@ func TestWriteDuringLoadWins(t *testing.T) {
 	}
 }
 
-// Delete-heavy churn on one shard's open-addressing table: backward-shift
-// deletion leaves no tombstones, so the table never grows past what its
-// capacity needs at the 3/4 load factor, and every key stays findable.
+// Delete-heavy churn on one shard's index: the table never grows past what
+// its capacity needs, and every key stays findable.
 func TestTableChurnStaysBounded(t *testing.T) {
 	const capacity = 1500 // past the initial 1024-entry sizing
 	c, err := New(Config[int, int]{Capacity: capacity, Shards: 1})
@@ -316,7 +306,7 @@ func TestTableChurnStaysBounded(t *testing.T) {
 	}
 	s := &c.shards[0]
 	assert.Equal(t, len(ref), s.n)
-	assert.LessOrEqual(t, len(s.table), tableSize(capacity))
+	assert.LessOrEqual(t, len(s.tab.Load().buckets), pow2(capacity))
 	for k, v := range ref {
 		got, ok := c.Get(k)
 		require.True(t, ok, "key %d lost", k)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"sync/atomic"
 )
 
 // PanicError is the error every waiter of a load gets when the loader
@@ -52,13 +53,31 @@ type call[V any] struct {
 	// group. Guarded by the shard's mutex.
 	superseded bool
 	cancel     context.CancelFunc
+	// batch is set for one key of a GetOrLoadMany load: cancel is then
+	// the batch's, called when the last of its keys is abandoned.
+	batch *batch
+}
+
+// batch is one GetOrLoadMany loader call serving several keys' calls.
+type batch struct {
+	live atomic.Int32 // calls not abandoned
+}
+
+// abandon cancels the load's context once no caller wants any of its
+// results; the shard's mutex is held.
+func (cl *call[V]) abandon() {
+	if cl.batch != nil && cl.batch.live.Add(-1) > 0 {
+		return
+	}
+	cl.cancel()
 }
 
 // GetOrLoad returns the value for key, calling load to produce it when the
 // cache has none. It blocks until the value is available or ctx ends.
 //
 //   - One load per key at a time: concurrent callers for a key wait for
-//     the load in flight and share its value or error (Stats.SharedWaits).
+//     the load in flight and share its value or error (Stats.SharedWaits),
+//     whether GetOrLoad, Refresh or GetOrLoadMany started it.
 //   - A caller whose ctx ends returns ctx.Err() at once; the load goes on
 //     for the others. The load runs in its own goroutine under a context
 //     that keeps the first caller's values (context.WithoutCancel) and is
@@ -78,72 +97,78 @@ type call[V any] struct {
 // A hit does not allocate. After Close a miss returns ErrClosed.
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, key K, load func(context.Context, K) (V, error)) (V, error) {
 	s, h := c.shardFor(key)
-	// As in Get, a fresh hit that needs no XFetch draw takes only the read
-	// lock, except in an exact LRU.
+	// As in Get, a fresh hit that needs no XFetch draw takes no lock,
+	// except in an exact LRU.
 	if !s.exact {
-		s.mu.RLock()
-		if i := s.find(h, key); i != 0 {
-			e := &s.entries[i]
-			if e.err == nil && (e.expires == 0 || (c.now() < e.expires && (c.beta == 0 || e.delta == 0))) {
-				v := e.value
-				s.touch(i)
-				s.hits.Add(1)
-				s.mu.RUnlock()
+		if n, _ := s.find(h, key); n != nil && !n.neg {
+			if exp := n.expires.Load(); exp == 0 || ((c.beta == 0 || n.delta.Load() == 0) && c.now() < exp) {
+				v := n.val.load(c.mode)
+				n.mark(c.limit)
+				c.counts.hit()
 				return v, nil
 			}
 		}
-		s.mu.RUnlock()
 	}
 	s.mu.Lock()
-	if i := s.find(h, key); i != 0 {
-		e := &s.entries[i]
-		if e.expires == 0 && e.err == nil {
-			s.moveToFront(i)
-			s.hits.Add(1)
-			v := e.value
-			s.mu.Unlock()
-			return v, nil
-		}
-		if v, err, hit := c.loadTimed(ctx, s, i, load); hit {
+	if n := s.lookup(h, key); n != nil {
+		if v, err, hit := c.loadTimed(ctx, s, n, load); hit {
 			return v, err
 		}
 	}
 	return c.miss(ctx, s, key, load)
 }
 
-// loadTimed handles a GetOrLoad hit on an entry with a deadline or a cached
-// error. On a hit it unlocks s.mu and returns hit=true; on a miss (the entry
-// was dead and is now removed) it returns with s.mu still held.
-func (c *Cache[K, V]) loadTimed(ctx context.Context, s *shard[K, V], i int32, load func(context.Context, K) (V, error)) (v V, err error, hit bool) {
-	now := c.now()
-	e := &s.entries[i]
-	if dead := c.deadline(e); dead != 0 && now >= dead {
-		ev := s.remove(i, EvictExpired)
-		if ev.reason != 0 && c.onEvict != nil {
+// touch records a locked hit: an exact LRU moves the node to the front,
+// the others mark it as a lock-free hit would.
+func (c *Cache[K, V]) touch(s *shard[K, V], n *node[K, V]) {
+	if s.exact {
+		s.lists[qLRU].moveToFront(n)
+	} else {
+		n.mark(c.limit)
+	}
+}
+
+// loadTimed handles a GetOrLoad hit under s.mu: it serves the value or
+// cached error, starting a refresh if it is stale or XFetch draws one. On a
+// hit it unlocks s.mu and returns hit=true; on a miss (the entry was dead
+// and is now removed) it returns with s.mu still held.
+func (c *Cache[K, V]) loadTimed(ctx context.Context, s *shard[K, V], n *node[K, V], load func(context.Context, K) (V, error)) (v V, err error, hit bool) {
+	exp := n.expires.Load()
+	var now int64
+	if exp != 0 {
+		now = c.now()
+	}
+	if dead := c.deadline(n); dead != 0 && now >= dead {
+		var buf [1]eviction[K, V]
+		evs := s.remove(n, EvictExpired, buf[:0])
+		if len(evs) > 0 {
 			// OnEvict must run unlocked; re-lock and look the key up again.
 			s.mu.Unlock()
-			c.notify(ev)
+			c.notify(evs)
 			s.mu.Lock()
-			if j := s.find(c.hash.sum(ev.key), ev.key); j != 0 {
-				return c.loadTimed(ctx, s, j, load)
+			if m := s.lookup(n.hash, n.key); m != nil {
+				return c.loadTimed(ctx, s, m, load)
 			}
 		}
 		return v, nil, false
 	}
-	key := e.key
-	s.moveToFront(i)
-	s.hits.Add(1)
-	v, err = e.value, e.err
+	c.touch(s, n)
+	c.counts.hit()
+	if n.neg {
+		err = n.err
+	} else {
+		v = n.val.load(c.mode)
+	}
 	refresh := false
-	if err == nil && e.expires != 0 {
-		if now >= e.expires {
+	if err == nil && exp != 0 {
+		if now >= exp {
 			refresh = true // stale-while-revalidate
-		} else if c.beta > 0 && e.delta > 0 {
-			refresh = xfetch(e.expires-now, e.delta, c.beta, c.rand())
+		} else if delta := n.delta.Load(); c.beta > 0 && delta > 0 {
+			refresh = xfetch(exp-now, delta, c.beta, c.rand())
 		}
 	}
 	if refresh {
-		c.refresh(ctx, s, key, load) // unlocks
+		c.refresh(ctx, s, n.key, load) // unlocks
 	} else {
 		s.mu.Unlock()
 	}
@@ -152,33 +177,51 @@ func (c *Cache[K, V]) loadTimed(ctx context.Context, s *shard[K, V], i int32, lo
 
 // xfetch reports whether a read with remaining time to expiry should
 // refresh early: u < exp(−remaining/(β·Δ)), which for u uniform in [0,1) is
-// the paper's test now − Δ·β·ln(rand) ≥ expiry (REFERENCES.md §8).
+// the paper's test now − Δ·β·ln(u) ≥ expiry.
 func xfetch(remaining, delta int64, beta, u float64) bool {
 	return u < math.Exp(-float64(remaining)/(beta*float64(delta)))
 }
 
-// refresh starts a background load for key unless one is in flight.
-// s.mu is held on entry and released before returning.
-func (c *Cache[K, V]) refresh(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error)) {
+// Refresh starts a background load of key unless a load of key is already
+// in flight, and returns at once; the new value replaces the entry when the
+// load succeeds (a failed refresh changes nothing and is not cached). It
+// shares the flight group with GetOrLoad: callers missing key meanwhile
+// wait for this load instead of starting one. The load's context keeps
+// ctx's values but not its cancellation; Close cancels it. After Close,
+// Refresh returns ErrClosed.
+func (c *Cache[K, V]) Refresh(ctx context.Context, key K, load func(context.Context, K) (V, error)) error {
+	s, _ := c.shardFor(key)
+	s.mu.Lock()
+	if !c.refresh(ctx, s, key, load) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// refresh starts a background load for key unless one is in flight; it
+// reports false only if the cache is closed. s.mu is held on entry and
+// released before returning.
+func (c *Cache[K, V]) refresh(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error)) bool {
 	if _, busy := s.calls[key]; busy {
 		s.mu.Unlock()
-		return
+		return true
 	}
 	cl, lctx := c.start(ctx, s, key)
 	if cl == nil {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	cl.background = true
 	s.stats.refreshes++
 	s.mu.Unlock()
 	go c.run(lctx, s, key, cl, load)
+	return true
 }
 
 // miss joins the load in flight for key or starts one, then waits.
 // s.mu is held on entry.
 func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error)) (V, error) {
-	s.misses.Add(1)
+	c.counts.miss()
 	if cl, ok := s.calls[key]; ok {
 		cl.waiters++
 		s.stats.sharedWaits++
@@ -230,7 +273,7 @@ func (c *Cache[K, V]) wait(ctx context.Context, s *shard[K, V], key K, cl *call[
 		if s.calls[key] == cl {
 			delete(s.calls, key)
 		}
-		cl.cancel()
+		cl.abandon()
 	}
 	s.mu.Unlock()
 	var zero V
@@ -262,32 +305,37 @@ func protect[K comparable, V any](ctx context.Context, key K, load func(context.
 // the call from the flight group and wakes the waiters, in one critical
 // section.
 func (c *Cache[K, V]) finish(s *shard[K, V], key K, cl *call[V], val V, err error, delta int64) {
-	var ev eviction[K, V]
+	var w uint32
+	if err == nil {
+		w = c.weight(key, val)
+	}
+	var buf [2]eviction[K, V]
+	evs := buf[:0]
 	s.mu.Lock()
 	if !cl.abandoned && !cl.superseded {
 		delete(s.calls, key)
-		ev = c.publish(s, key, val, err, cl.background, max(delta, 1))
+		evs = c.publish(s, key, val, err, cl.background, max(delta, 1), w, evs)
 	}
 	cl.val, cl.err = val, err
 	s.mu.Unlock()
 	cl.cancel()
 	close(cl.done)
-	c.notify(ev)
+	c.notify(evs)
 }
 
 // publish caches a load result; s.mu is held. A failed refresh leaves the
 // stale value in place; panics and context errors are never cached.
-func (c *Cache[K, V]) publish(s *shard[K, V], key K, val V, err error, background bool, delta int64) eviction[K, V] {
+func (c *Cache[K, V]) publish(s *shard[K, V], key K, val V, err error, background bool, delta int64, w uint32, evs []eviction[K, V]) []eviction[K, V] {
 	h := c.hash.sum(key)
 	if err == nil {
-		return s.put(h, key, val, nil, c.expiry(c.now(), c.ttl, true), delta)
+		return s.put(h, key, val, nil, c.expiry(c.now(), c.ttl, true), delta, w, evs)
 	}
 	s.stats.loadErrors++
 	var pe *PanicError
 	if background || c.errorTTL <= 0 || errors.As(err, &pe) || err == errGoexit ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return eviction[K, V]{}
+		return evs
 	}
 	var zero V
-	return s.put(h, key, zero, err, c.expiry(c.now(), c.errorTTL, false), delta)
+	return s.put(h, key, zero, err, c.expiry(c.now(), c.errorTTL, false), delta, 0, evs)
 }

@@ -5,266 +5,362 @@ import (
 	"sync/atomic"
 )
 
-// entry is one slot of a shard's intrusive LRU list. Slots live in one slice
-// and link by int32 index, so the list costs no per-entry allocation and no
-// pointers for the garbage collector to trace beyond the key and value.
-type entry[K comparable, V any] struct {
-	// A hit reads key, value, expires, err and ref. For 8-byte keys and
-	// values the entry is 64 bytes, one cache line (cache_test.go checks).
-	key   K
-	value V
-	// expires is when the value stops being fresh, in Cache.now units, 0 =
-	// never. When it may no longer be served at all follows from it (see
-	// Cache.deadline), so it is not stored.
-	expires int64
-	err     error // non-nil: a cached load error (negative entry)
-	delta   int64 // duration of the load that produced value (XFetch Δ); 0 if Set
-	// hash holds the low 32 bits of the key's hash, which fix its home slot
-	// in the table (see shard), so the table can move or drop it unhashed.
-	hash uint32
-	// ref is set, atomically, by a read-locked hit (shards in CLOCK mode,
-	// see shard) and cleared when the entry moves to the front.
-	ref        uint32
-	prev, next int32
-}
-
-// eviction carries one removed value out of the lock to OnEvict; reason 0
-// means nothing to report.
+// eviction carries one removed value out of the lock to OnEvict.
 type eviction[K comparable, V any] struct {
 	key    K
 	value  V
 	reason EvictReason
 }
 
-// shardStats are counted under the shard's write lock. Hits and misses are
-// counted apart (shard.hits, shard.misses), atomically, because read-locked
-// lookups count them too.
+// shardStats are counted under the shard's mutex. Hits and misses are
+// counted apart, in Cache.counts, because lock-free hits count them too.
 type shardStats struct {
 	evictions                      [len(reasonNames)]uint64
 	loads, loadErrors, sharedWaits uint64
 	refreshes                      uint64
 }
 
-// shard is an LRU of fixed capacity plus the loads in flight for its keys.
-// Every field is guarded by mu, except hits and misses (atomic) and the
-// entries' ref bits (atomic, see below).
-//
-// With exact set (Shards: 1) the shard is an exact LRU: every hit moves
-// its entry to the front, under the write lock. Otherwise a fresh hit holds
-// only the read lock, so hits on one shard run in parallel, and records
-// itself by setting the entry's ref bit (a load first, so a hot entry's
-// line is not written again); the write lock is taken only to store,
-// remove or expire. Eviction gives a referenced tail entry a second chance:
-// it moves to the front with ref cleared and the next tail is examined.
-// This is CLOCK (Corbató 1968) on the LRU list, an LRU approximation whose
-// Zipf hit ratio stays within a point of exact LRU (cache_test.go checks).
-type shard[K comparable, V any] struct {
-	// mu, hits and misses are adjacent: a read-locked hit writes mu's
-	// reader count and then hits, usually the same, by then local, line.
-	mu     sync.RWMutex
-	hits   atomic.Uint64
-	misses atomic.Uint64
-	exact  bool
-	table  []uint64
-	mask   uint64 // len(table) - 1
-	n      int    // entries in use
-	// entries[0] is the list sentinel: its next is the most recently used
-	// slot, its prev the least recently used one.
-	entries  []entry[K, V]
-	free     int32 // first free slot, chained through next; 0 = none
-	capacity int
-	calls    map[K]*call[V] // loads in flight (the flight group)
-	stats    shardStats
-	_        [64]byte // keeps neighbouring shards' mutexes off one cache line
+// Queues of a node: LRU uses one list; TinyLFU a window, a probation and a
+// protected segment.
+const (
+	qLRU       = 0
+	qWindow    = 0
+	qProbation = 1
+	qProtected = 2
+)
+
+// list is an intrusive doubly linked list of nodes around a sentinel; its
+// front is the most recently inserted or promoted node.
+type list[K comparable, V any] struct {
+	root node[K, V]
+	len  int
 }
 
-func (s *shard[K, V]) init(capacity int, exact bool) {
-	s.capacity = capacity
-	s.exact = exact
-	s.setTable(tableSize(min(capacity, 1024)))
-	s.entries = make([]entry[K, V], 1, min(capacity, 1024)+1)
-	s.calls = make(map[K]*call[V])
+func (l *list[K, V]) init() { l.root.prev, l.root.next = &l.root, &l.root }
+
+func (l *list[K, V]) back() *node[K, V] { return l.root.prev }
+
+func (l *list[K, V]) pushFront(n *node[K, V]) {
+	n.prev, n.next = &l.root, l.root.next
+	l.root.next.prev = n
+	l.root.next = n
+	l.len++
 }
 
-// tableSize returns the power of two that keeps n entries at most 3/4 full.
-func tableSize(n int) int {
-	size := 8
-	for 3*size < 4*n {
-		size *= 2
-	}
-	return size
+func (l *list[K, V]) remove(n *node[K, V]) {
+	n.prev.next, n.next.prev = n.next, n.prev
+	n.prev, n.next = nil, nil
+	l.len--
 }
 
-func (s *shard[K, V]) setTable(size int) {
-	s.table = make([]uint64, size)
-	s.mask = uint64(size - 1)
-}
-
-// find returns the entry index for key, or 0 if absent.
-func (s *shard[K, V]) find(h uint64, key K) int32 {
-	tag := h & 0xffffffff
-	for p := h & s.mask; ; p = (p + 1) & s.mask {
-		slot := s.table[p]
-		if slot == 0 {
-			return 0
-		}
-		if slot>>32 == tag {
-			if i := int32(uint32(slot)); s.entries[i].key == key {
-				return i
-			}
-		}
-	}
-}
-
-// link records entry i (whose hash is set) in the table, growing it first
-// if it would become more than 3/4 full.
-func (s *shard[K, V]) link(i int32) {
-	if 4*(s.n+1) > 3*len(s.table) {
-		old := s.table
-		s.setTable(2 * len(old))
-		for _, slot := range old {
-			if slot != 0 {
-				s.place(slot)
-			}
-		}
-	}
-	s.place(uint64(s.entries[i].hash)<<32 | uint64(uint32(i)))
-	s.n++
-}
-
-func (s *shard[K, V]) place(slot uint64) {
-	p := slot >> 32 & s.mask
-	for s.table[p] != 0 {
-		p = (p + 1) & s.mask
-	}
-	s.table[p] = slot
-}
-
-// unindex removes entry i from the table by backward-shift deletion, which
-// keeps every remaining key reachable from its home slot without tombstones.
-func (s *shard[K, V]) unindex(i int32) {
-	p := uint64(s.entries[i].hash) & s.mask
-	for int32(uint32(s.table[p])) != i {
-		p = (p + 1) & s.mask
-	}
-	s.n--
-	for {
-		s.table[p] = 0
-		q := p
-		for {
-			q = (q + 1) & s.mask
-			slot := s.table[q]
-			if slot == 0 {
-				return
-			}
-			home := slot >> 32 & s.mask
-			// The slot at q may move to p unless its home lies cyclically
-			// in (p, q].
-			if (q > p && (home <= p || home > q)) || (q < p && home <= p && home > q) {
-				s.table[p] = slot
-				p = q
-				break
-			}
-		}
-	}
-}
-
-func (s *shard[K, V]) unlink(i int32) {
-	e := &s.entries[i]
-	s.entries[e.prev].next = e.next
-	s.entries[e.next].prev = e.prev
-}
-
-func (s *shard[K, V]) pushFront(i int32) {
-	head := &s.entries[0]
-	e := &s.entries[i]
-	e.ref = 0
-	e.prev, e.next = 0, head.next
-	s.entries[head.next].prev = i
-	head.next = i
-}
-
-// touch records a read-locked hit on entry i for CLOCK eviction.
-func (s *shard[K, V]) touch(i int32) {
-	if ref := &s.entries[i].ref; atomic.LoadUint32(ref) == 0 {
-		atomic.StoreUint32(ref, 1)
-	}
-}
-
-// victim returns the entry to evict: the least recently used one, after
-// moving referenced tail entries to the front (their second chance). It
-// ends because each move clears a ref bit.
-func (s *shard[K, V]) victim() int32 {
-	for {
-		i := s.entries[0].prev
-		if s.entries[i].ref == 0 {
-			return i
-		}
-		// Cleared here, not by pushFront: moveToFront skips the entry
-		// already at the front, which a one-entry shard's tail is.
-		s.entries[i].ref = 0
-		s.moveToFront(i)
-	}
-}
-
-func (s *shard[K, V]) moveToFront(i int32) {
-	if s.entries[0].next == i {
+func (l *list[K, V]) moveToFront(n *node[K, V]) {
+	if l.root.next == n {
 		return
 	}
-	s.unlink(i)
-	s.pushFront(i)
+	l.remove(n)
+	l.pushFront(n)
 }
 
-// put stores a value or error for key as the most recently used entry and
-// returns the value it displaced, if any: the key's old value (replaced) or
-// the least recently used entry of a full shard (capacity).
-func (s *shard[K, V]) put(h uint64, key K, value V, err error, expires, delta int64) eviction[K, V] {
-	if i := s.find(h, key); i != 0 {
-		e := &s.entries[i]
-		var ev eviction[K, V]
-		if e.err == nil {
-			ev = eviction[K, V]{key: key, value: e.value, reason: EvictReplaced}
+// shard is one part of the cache: an index that hits read without a lock,
+// and everything else (the policy's lists, the flight group, the counters)
+// under mu, which only writers, evictions, loads and exact-LRU hits take.
+//
+// A hit reads tab, grows and exact, which sit on their own cache line and
+// change only when the table grows, then the bucket and the node; the one
+// write it may make is the node's ref mark (see node.ref). With exact set
+// (LRU with Shards: 1) hits take mu instead and move their node to the
+// front: an exact LRU.
+//
+// The LRU policy without exact is CLOCK (Corbató 1968) on the LRU list: a
+// hit sets the node's ref bit and eviction gives a marked tail node a
+// second chance at the front. The TinyLFU policy is W-TinyLFU (window 1%,
+// main 99% split 20/80 into probation and protected), each segment kept
+// with the same second-chance rule: a hit marks (up to 15), and a marked
+// node reaching a segment's tail has its hits added to the sketch and is
+// promoted (window → front of window, probation → protected) instead of
+// leaving. A window node pushed out competes with probation's coldest node
+// and the one the sketch says is more frequent stays.
+type shard[K comparable, V any] struct {
+	tab   atomic.Pointer[table[K, V]]
+	grows atomic.Uint64 // odd while tab's nodes are being relinked
+	exact bool
+	_     [48]byte
+
+	mu        sync.Mutex
+	mode      uint8 // cell mode of V
+	notify    bool  // OnEvict is set: collect evicted values
+	policy    Policy
+	n         int
+	capacity  int
+	cost      int64
+	maxCost   int64 // 0: no cost bound
+	windowCap int
+	protCap   int
+	lists     [3]list[K, V]
+	sketch    *sketch
+	calls     map[K]*call[V] // loads in flight (the flight group)
+	stats     shardStats
+	_         [64]byte // keeps the next shard's read line off this one's lock
+}
+
+func (s *shard[K, V]) init(capacity int, maxCost int64, policy Policy, exact bool, mode uint8, notify bool) {
+	s.exact, s.policy, s.mode, s.notify = exact, policy, mode, notify
+	for i := range s.lists {
+		s.lists[i].init()
+	}
+	s.tab.Store(newTable[K, V](pow2(min(capacity, 1024))))
+	s.calls = make(map[K]*call[V])
+	s.setCapacity(capacity, maxCost)
+}
+
+// setCapacity sets the bounds and the policy's segment sizes; mu is held
+// (or the shard is new). The caller evicts down to them.
+func (s *shard[K, V]) setCapacity(capacity int, maxCost int64) {
+	s.capacity, s.maxCost = capacity, maxCost
+	if s.policy != TinyLFU {
+		return
+	}
+	s.windowCap = max(1, capacity/100)
+	s.protCap = (capacity - s.windowCap) * 8 / 10
+	if s.sketch == nil || len(s.sketch.counters) != pow2(capacity) {
+		s.sketch = newSketch(capacity)
+	}
+}
+
+// find looks key up without the lock. A nil node with sure set is a
+// definite miss; with sure unset the table grew meanwhile and the caller
+// must look again under mu.
+func (s *shard[K, V]) find(h uint64, key K) (n *node[K, V], sure bool) {
+	g := s.grows.Load()
+	if n = s.tab.Load().lookup(h, key); n != nil {
+		return n, true
+	}
+	return nil, g&1 == 0 && s.grows.Load() == g
+}
+
+// lookup finds key under mu.
+func (s *shard[K, V]) lookup(h uint64, key K) *node[K, V] {
+	return s.tab.Load().lookup(h, key)
+}
+
+func (s *shard[K, V]) over() bool {
+	return s.n > s.capacity || (s.maxCost > 0 && s.cost > s.maxCost)
+}
+
+// link adds a new node to the index and to the policy's entry queue,
+// growing the table first when it would hold more nodes than buckets.
+func (s *shard[K, V]) link(n *node[K, V]) {
+	t := s.tab.Load()
+	if s.n >= len(t.buckets) {
+		t = s.grow(t)
+	}
+	t.insert(n)
+	s.n++
+	s.cost += int64(n.weight)
+	if s.policy == TinyLFU {
+		s.sketch.increment(n.hash)
+	}
+	n.queue = qLRU // = qWindow
+	s.lists[n.queue].pushFront(n)
+}
+
+// grow relinks every node into a table twice the size. Hits running
+// meanwhile may miss (the links move under them), so grows is odd while
+// it runs and find reports such a miss as unsure.
+func (s *shard[K, V]) grow(old *table[K, V]) *table[K, V] {
+	t := newTable[K, V](2 * len(old.buckets))
+	s.grows.Add(1)
+	for i := range old.buckets {
+		for n := old.buckets[i].Load(); n != nil; {
+			next := n.chain.Load()
+			t.insert(n)
+			n = next
+		}
+	}
+	s.tab.Store(t)
+	s.grows.Add(1)
+	return t
+}
+
+// remove takes n out of the index and its queue and, if OnEvict is set,
+// appends its value to evs (not for a cached error).
+func (s *shard[K, V]) remove(n *node[K, V], reason EvictReason, evs []eviction[K, V]) []eviction[K, V] {
+	s.tab.Load().unlink(n)
+	s.lists[n.queue].remove(n)
+	n.dead.Store(true)
+	s.n--
+	s.cost -= int64(n.weight)
+	s.stats.evictions[reason]++
+	if s.notify && !n.neg {
+		evs = append(evs, eviction[K, V]{key: n.key, value: n.val.load(s.mode), reason: reason})
+	}
+	return evs
+}
+
+// put stores a value or a cached error for key and evicts down to the
+// bounds, appending what left to evs: the key's old value (replaced) and
+// the policy's victims (capacity).
+func (s *shard[K, V]) put(h uint64, key K, value V, err error, expires, delta int64, weight uint32, evs []eviction[K, V]) []eviction[K, V] {
+	n := s.lookup(h, key)
+	if n != nil && !n.neg && err == nil && (s.maxCost == 0 || int64(weight) <= s.maxCost) {
+		if s.notify {
+			evs = append(evs, eviction[K, V]{key: key, value: n.val.load(s.mode), reason: EvictReplaced})
 		}
 		s.stats.evictions[EvictReplaced]++
-		e.value, e.err, e.expires, e.delta = value, err, expires, delta
-		e.ref = 0
-		s.moveToFront(i)
-		return ev
+		n.val.store(s.mode, value)
+		n.delta.Store(delta)
+		n.expires.Store(expires)
+		s.cost += int64(weight) - int64(n.weight)
+		n.weight = weight
+		s.access(n)
+		return s.evict(evs)
 	}
-	var ev eviction[K, V]
-	if s.n >= s.capacity {
-		ev = s.remove(s.victim(), EvictCapacity)
+	if n != nil {
+		// A value replacing a cached error or the reverse gets a new
+		// node: a hit reads neg and the value without a lock, so they
+		// never change on a published node.
+		evs = s.remove(n, EvictReplaced, evs)
 	}
-	i := s.alloc()
-	s.entries[i] = entry[K, V]{key: key, value: value, err: err, expires: expires, delta: delta, hash: uint32(h)}
-	s.pushFront(i)
-	s.link(i)
-	return ev
+	if s.maxCost > 0 && int64(weight) > s.maxCost {
+		// Heavier than the shard can ever hold: it would flush every
+		// other entry and then itself.
+		s.stats.evictions[EvictCapacity]++
+		if s.notify && err == nil {
+			evs = append(evs, eviction[K, V]{key: key, value: value, reason: EvictCapacity})
+		}
+		return evs
+	}
+	if s.policy != TinyLFU {
+		// LRU makes room first, so the new entry is never its own victim.
+		for s.n > 0 && (s.n >= s.capacity || (s.maxCost > 0 && s.cost+int64(weight) > s.maxCost)) {
+			evs = s.remove(s.clock(&s.lists[qLRU]), EvictCapacity, evs)
+		}
+	}
+	n = &node[K, V]{key: key, hash: h, neg: err != nil, err: err, weight: weight}
+	if err == nil {
+		n.val.store(s.mode, value)
+	}
+	n.expires.Store(expires)
+	n.delta.Store(delta)
+	s.link(n)
+	return s.evict(evs)
 }
 
-func (s *shard[K, V]) alloc() int32 {
-	if i := s.free; i != 0 {
-		s.free = s.entries[i].next
-		return i
+// access records a locked access to n (a Set of an existing key, an exact
+// hit): LRU moves it to the front; TinyLFU counts it and promotes it from
+// probation.
+func (s *shard[K, V]) access(n *node[K, V]) {
+	n.ref.Store(0)
+	if s.policy != TinyLFU {
+		s.lists[qLRU].moveToFront(n)
+		return
 	}
-	s.entries = append(s.entries, entry[K, V]{})
-	return int32(len(s.entries) - 1)
+	s.sketch.increment(n.hash)
+	if n.queue == qProbation {
+		s.promote(n)
+		return
+	}
+	s.lists[n.queue].moveToFront(n)
 }
 
-// remove unlinks slot i, frees it and returns its value for OnEvict (none
-// for a cached error).
-func (s *shard[K, V]) remove(i int32, reason EvictReason) eviction[K, V] {
-	s.unlink(i)
-	e := &s.entries[i]
-	var ev eviction[K, V]
-	if e.err == nil {
-		ev = eviction[K, V]{key: e.key, value: e.value, reason: reason}
+// evict removes victims until the shard is within its bounds.
+func (s *shard[K, V]) evict(evs []eviction[K, V]) []eviction[K, V] {
+	if s.policy == TinyLFU {
+		return s.evictTinyLFU(evs)
 	}
-	s.stats.evictions[reason]++
-	s.unindex(i)
-	*e = entry[K, V]{next: s.free} // drop references for the GC
-	s.free = i
-	return ev
+	for s.over() {
+		evs = s.remove(s.clock(&s.lists[qLRU]), EvictCapacity, evs)
+	}
+	return evs
+}
+
+// clock returns l's tail after giving marked tail nodes a second chance at
+// the front (their marks go to the sketch). Hits keep marking nodes while
+// it runs, so after a full turn of the list it takes the tail as it is.
+func (s *shard[K, V]) clock(l *list[K, V]) *node[K, V] {
+	for turn := l.len; ; turn-- {
+		t := l.back()
+		r := t.ref.Load()
+		if r == 0 || turn <= 0 {
+			return t
+		}
+		t.ref.Store(0)
+		if s.sketch != nil {
+			s.sketch.add(t.hash, r)
+		}
+		l.moveToFront(t)
+	}
+}
+
+func (s *shard[K, V]) evictTinyLFU(evs []eviction[K, V]) []eviction[K, V] {
+	win, prob := &s.lists[qWindow], &s.lists[qProbation]
+	for win.len > s.windowCap {
+		c := s.clock(win)
+		win.remove(c)
+		c.queue = qProbation
+		prob.pushFront(c)
+		if s.over() {
+			evs = s.admit(c, evs)
+		}
+	}
+	for s.over() {
+		v := s.mainVictim(nil)
+		if v == nil {
+			v = s.clock(win)
+		}
+		evs = s.remove(v, EvictCapacity, evs)
+	}
+	return evs
+}
+
+// admit keeps whichever of the candidate c (just out of the window) and
+// the main segment's victim the sketch finds more frequent; a tie goes to
+// the victim, as in the paper.
+func (s *shard[K, V]) admit(c *node[K, V], evs []eviction[K, V]) []eviction[K, V] {
+	v := s.mainVictim(c)
+	if v == nil || s.sketch.frequency(c.hash) <= s.sketch.frequency(v.hash) {
+		return s.remove(c, EvictCapacity, evs)
+	}
+	return s.remove(v, EvictCapacity, evs)
+}
+
+// mainVictim returns probation's coldest node other than skip, promoting
+// marked nodes on the way; failing that protected's tail; nil if the main
+// segment holds nothing else.
+func (s *shard[K, V]) mainVictim(skip *node[K, V]) *node[K, V] {
+	prob, prot := &s.lists[qProbation], &s.lists[qProtected]
+	for turn := prob.len + prot.len; prob.len > 0; turn-- {
+		t := prob.back()
+		if t == skip {
+			break
+		}
+		r := t.ref.Load()
+		if r == 0 || turn <= 0 {
+			return t
+		}
+		t.ref.Store(0)
+		s.sketch.add(t.hash, r)
+		s.promote(t)
+	}
+	if prot.len > 0 {
+		return prot.back()
+	}
+	return nil
+}
+
+// promote moves a probation node to the protected front, demoting
+// protected's tail to probation while protected is over its share.
+func (s *shard[K, V]) promote(n *node[K, V]) {
+	prob, prot := &s.lists[qProbation], &s.lists[qProtected]
+	prob.remove(n)
+	n.queue = qProtected
+	prot.pushFront(n)
+	for prot.len > s.protCap && prot.len > 1 {
+		d := prot.back()
+		prot.remove(d)
+		d.queue = qProbation
+		prob.pushFront(d)
+	}
 }
 
 // supersede detaches the load in flight for key, if any, because a write
@@ -288,27 +384,36 @@ func (s *shard[K, V]) detach(key K, cl *call[V]) {
 	}
 }
 
-// clear empties the shard and returns the removed values if collect is set.
-func (s *shard[K, V]) clear(collect bool) []eviction[K, V] {
-	var evs []eviction[K, V]
-	if collect {
-		evs = make([]eviction[K, V], 0, s.n)
-	}
-	for i := s.entries[0].next; i != 0; i = s.entries[i].next {
-		e := &s.entries[i]
-		if collect && e.err == nil {
-			evs = append(evs, eviction[K, V]{key: e.key, value: e.value, reason: EvictCleared})
+// clear empties the shard and appends the removed values to evs if
+// OnEvict is set.
+func (s *shard[K, V]) clear(evs []eviction[K, V]) []eviction[K, V] {
+	for q := range s.lists {
+		l := &s.lists[q]
+		for n := l.root.next; n != &l.root; n = n.next {
+			n.dead.Store(true)
+			if s.notify && !n.neg {
+				evs = append(evs, eviction[K, V]{key: n.key, value: n.val.load(s.mode), reason: EvictCleared})
+			}
 		}
+		l.init()
+		l.len = 0
 	}
 	s.stats.evictions[EvictCleared] += uint64(s.n)
-	clear(s.table)
-	s.n = 0
-	clear(s.entries[1:]) // drop references for the GC
-	s.entries = s.entries[:1]
-	s.entries[0] = entry[K, V]{}
-	s.free = 0
+	s.n, s.cost = 0, 0
+	s.tab.Store(newTable[K, V](len(s.tab.Load().buckets)))
 	for key, cl := range s.calls {
 		s.detach(key, cl)
 	}
 	return evs
+}
+
+// nodes appends every node of the shard to buf; mu is held.
+func (s *shard[K, V]) nodes(buf []*node[K, V]) []*node[K, V] {
+	for q := range s.lists {
+		l := &s.lists[q]
+		for n := l.root.next; n != &l.root; n = n.next {
+			buf = append(buf, n)
+		}
+	}
+	return buf
 }

@@ -1,5 +1,11 @@
 package cache
 
+import (
+	"sync/atomic"
+
+	"github.com/bulwark-go/bulwark/internal/stripe"
+)
+
 // Stats is a snapshot of a cache's counters since New.
 type Stats struct {
 	// Hits counts Get and GetOrLoad calls answered from the cache,
@@ -9,7 +15,8 @@ type Stats struct {
 	Misses uint64
 	// Evictions counts entries that left the cache, by reason.
 	Evictions Evictions
-	// Loads counts loader calls started (foreground and refreshes).
+	// Loads counts loader calls started (foreground, refreshes, and one per
+	// key of a GetOrLoadMany batch).
 	Loads uint64
 	// LoadErrors counts loads that returned an error or panicked, except
 	// abandoned or superseded loads, whose results are not stored.
@@ -17,8 +24,8 @@ type Stats struct {
 	// SharedWaits counts GetOrLoad misses that joined a load already in
 	// flight instead of starting one.
 	SharedWaits uint64
-	// Refreshes counts background loads started by stale-while-revalidate
-	// or XFetch (they are included in Loads too).
+	// Refreshes counts background loads started by stale-while-revalidate,
+	// XFetch or Refresh (they are included in Loads too).
 	Refreshes uint64
 }
 
@@ -44,13 +51,12 @@ func (s Stats) HitRatio() float64 {
 // turn, so it is consistent per shard, not across shards.
 func (c *Cache[K, V]) Stats() Stats {
 	var st Stats
+	st.Hits, st.Misses = c.counts.sum()
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.RLock()
+		s.mu.Lock()
 		p := s.stats
-		s.mu.RUnlock()
-		st.Hits += s.hits.Load()
-		st.Misses += s.misses.Load()
+		s.mu.Unlock()
 		st.Evictions.Capacity += p.evictions[EvictCapacity]
 		st.Evictions.Expired += p.evictions[EvictExpired]
 		st.Evictions.Deleted += p.evictions[EvictDeleted]
@@ -62,4 +68,32 @@ func (c *Cache[K, V]) Stats() Stats {
 		st.Refreshes += p.refreshes
 	}
 	return st
+}
+
+const countStripes = 16
+
+var countShift = stripe.Shift(countStripes)
+
+// counters are the hit and miss counts, striped by the calling goroutine's
+// stack (package stripe) so that hits running on different cores add to
+// different cache lines: the only atomic add of a lock-free hit.
+type counters struct {
+	_       [64]byte
+	stripes [countStripes]countStripe
+}
+
+type countStripe struct {
+	hits, misses atomic.Uint64
+	_            [48]byte
+}
+
+func (c *counters) hit()  { c.stripes[stripe.Index(countShift)].hits.Add(1) }
+func (c *counters) miss() { c.stripes[stripe.Index(countShift)].misses.Add(1) }
+
+func (c *counters) sum() (hits, misses uint64) {
+	for i := range c.stripes {
+		hits += c.stripes[i].hits.Load()
+		misses += c.stripes[i].misses.Load()
+	}
+	return hits, misses
 }
