@@ -1,38 +1,101 @@
 package balance
 
 import (
+	"cmp"
 	"hash/maphash"
 	"math"
 	"slices"
+	"strconv"
+	"time"
 
-	"github.com/cespare/xxhash/v2"
+	"github.com/bulwark-go/bulwark/internal/mix"
+	"github.com/bulwark-go/bulwark/shard"
 )
 
 // Consistent routes by key over a hash ring with bounded loads (Mirrokni,
 // Thorup, Zadimoghaddam, "Consistent Hashing with Bounded Loads", SODA 2018;
 // HAProxy hash-balance-factor; Envoy hash_balance_factor): a key goes to the
 // first node clockwise from its hash whose in-flight count is below
-// ceil(c·m/n), where m is the number of Leases in flight including this one,
-// n the number of usable nodes and c Config.LoadFactor. While loads are
+// ceil(c·m/n), where m is the number of Permits in flight including this
+// one, n the number of usable nodes and c Config.LoadFactor. While loads are
 // balanced a key always lands on the same node; under skew the excess spills
-// to the next nodes on the ring instead of piling up.
+// to the next nodes on the ring instead of piling up. Unavailable and
+// ejected nodes are passed over the same way.
 //
-// Each node has Config.Replicas points on the ring. Keys are hashed with
-// xxhash64, and so are nodes of type string ("host:port"): every process
-// that builds a Consistent over the same string nodes with the same Replicas
-// sends a key to the same node while loads are balanced, so a fleet of
-// clients keeps one backend's cache warm for a key. Nodes of other types are
-// placed by hash/maphash with a per-picker random seed: stable for the
-// picker's lifetime (across Update), not across processes. Package shard
-// documents its hash as stable across releases; this placement is not part
-// of the API. It is safe for concurrent use.
+// For nodes of type string ("host:port"), the ring is shard.Ring's: node m
+// has Config.Replicas points at shard.Hash(m + "#" + j) for j = 0, 1, …,
+// ties go to the smaller name, and a key sits at shard.Hash(key). So while
+// loads are balanced, PickKey(key) names the node that
+// shard.NewRing(nodes, shard.RingConfig{VirtualNodes: Replicas}).Locate(key)
+// names (the default Replicas matches shard's default), in every process
+// and release, whatever the order of the nodes: a fleet of clients keeps
+// one backend's cache warm for a key, and data placed by shard.Ring is found
+// by Consistent. Nodes of other types are placed by hash/maphash with a
+// per-picker random seed: stable for the picker's lifetime (across Update),
+// not across processes. It is safe for concurrent use.
 type Consistent[N comparable] struct {
 	pool[N]
 }
 
-type ringPoint struct {
-	hash uint64
-	node int32
+// NewConsistent returns a bounded-load consistent-hashing picker. It returns
+// an error matching ErrInvalidConfig (and ErrNoNodes for an empty slice)
+// that names the node for duplicates or the field for an invalid cfg
+// (LoadFactor below 1 included).
+func NewConsistent[N comparable](nodes []N, cfg Config) (*Consistent[N], error) {
+	c := &Consistent[N]{}
+	if err := c.init(cfg, buildRing[N]); err != nil {
+		return nil, err
+	}
+	c.cfg.trackTotal = true
+	if err := c.set(unit(nodes), false, true); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// PickKey returns the node for key: its ring owner unless that node is at
+// its load bound, unavailable, ejected or warming up, in which case the next
+// node along the ring. It returns ErrNoNodes if the set is empty and an
+// *UnavailableError if every node is unavailable. It never blocks.
+func (c *Consistent[N]) PickKey(key string) (Permit[N], error) {
+	return c.pickHash(shard.Hash(key))
+}
+
+// Pick routes a random key: bounded-load spreading without affinity, so
+// that Consistent also satisfies Picker.
+func (c *Consistent[N]) Pick() (Permit[N], error) {
+	return c.pickHash(c.cfg.rand())
+}
+
+func (c *Consistent[N]) pickHash(h uint64) (Permit[N], error) {
+	s := c.snap.Load()
+	if len(s.nodes) == 0 {
+		return Permit[N]{}, ErrNoNodes
+	}
+	counts := s.counts
+	m := counts.total.Add(1)
+	usable := max(counts.n-counts.ejected.Load()-counts.unavailable.Load(), 1)
+	bound := int64(math.Ceil(c.cfg.loadFactor * float64(m) / float64(usable)))
+
+	start := s.ringStart(h)
+	points := len(s.ringNode)
+	var now int64
+	for k := range points {
+		i := int(s.ringNode[(start+k)%points])
+		st := s.states[i]
+		if (st.clear() || st.usableSlow(&now)) && st.acquireBelow(bound) {
+			return Permit[N]{Node: s.nodes[i], st: st}, nil
+		}
+	}
+	// Every node is full or unusable: only reachable when all are
+	// unavailable, ejected or warming. Fall back to the first available
+	// node along the ring, over the bound.
+	i, err := c.noneUsable(s, int(s.ringNode[start%points]))
+	if err != nil {
+		counts.total.Add(-1)
+		return Permit[N]{}, err
+	}
+	return c.permit(s, i, 0), nil
 }
 
 // ringStart is the index of the first ring point at or after h (len for
@@ -49,63 +112,6 @@ func (s *snapshot[N]) ringStart(h uint64) int {
 		}
 	}
 	return lo
-}
-
-// NewConsistent returns a bounded-load consistent-hashing picker. It returns
-// ErrNoNodes for an empty slice and an error naming the node for duplicates
-// or naming the field for an invalid cfg (LoadFactor below 1 included).
-func NewConsistent[N comparable](nodes []N, cfg Config) (*Consistent[N], error) {
-	c := &Consistent[N]{}
-	if err := c.init(cfg, buildRing[N]); err != nil {
-		return nil, err
-	}
-	c.cfg.trackTotal = true
-	if err := c.set(unit(nodes), false, true); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// PickKey returns the node for key: its ring owner unless that node is at
-// its load bound, ejected or warming up, in which case the next node along
-// the ring. It returns ErrNoNodes if the set is empty. It never blocks.
-func (c *Consistent[N]) PickKey(key string) (Lease[N], error) {
-	return c.pickHash(xxhash.Sum64String(key))
-}
-
-// Pick routes a random key: bounded-load spreading without affinity, so
-// that Consistent also satisfies Picker.
-func (c *Consistent[N]) Pick() (Lease[N], error) {
-	return c.pickHash(c.cfg.rand())
-}
-
-func (c *Consistent[N]) pickHash(h uint64) (Lease[N], error) {
-	s := c.snap.Load()
-	if len(s.nodes) == 0 {
-		return Lease[N]{}, ErrNoNodes
-	}
-	m := s.counts.total.Add(1)
-	usable := s.counts.n - s.counts.ejected.Load()
-	if usable < 1 {
-		usable = 1
-	}
-	bound := int64(math.Ceil(c.cfg.loadFactor * float64(m) / float64(usable)))
-
-	start := s.ringStart(h)
-	var now int64
-	for k := 0; k < len(s.ringNode); k++ {
-		i := int(s.ringNode[(start+k)%len(s.ringNode)])
-		st := s.states[i]
-		if st.usableAt(&now) && st.acquireBelow(bound) {
-			return Lease[N]{Node: s.nodes[i], st: st}, nil
-		}
-	}
-	// Every node is full or unusable: only reachable when all are ejected
-	// or warming. Fall back to the key's owner, over the bound.
-	i := int(s.ringNode[start%len(s.ringNode)])
-	st := s.states[i]
-	st.flight.Add(1)
-	return Lease[N]{Node: s.nodes[i], st: st}, nil
 }
 
 // acquireBelow takes an in-flight slot only if that keeps the node at or
@@ -127,52 +133,55 @@ func (s *nodeState) acquireBelow(bound int64) bool {
 // move (plus any bounded-load spill).
 func (c *Consistent[N]) Update(nodes []N) error { return c.set(unit(nodes), false, false) }
 
+// MarkUnavailable makes node unavailable until the given moment (see
+// RoundRobin.MarkUnavailable); its keys go to the next nodes on the ring
+// meanwhile.
+func (c *Consistent[N]) MarkUnavailable(node N, until time.Time, reason error) bool {
+	return c.markUnavailable(node, until, reason)
+}
+
 // Nodes returns a copy of the current node set.
 func (c *Consistent[N]) Nodes() []N { return c.nodes() }
 
 // Stats returns a snapshot of the per-node counters.
 func (c *Consistent[N]) Stats() Stats[N] { return c.stats() }
 
-// buildRing places Replicas points per node: the node's hash (nodeHash)
-// mixed with the replica number through SplitMix64's finaliser.
+type ringPoint struct {
+	hash uint64
+	node int32
+}
+
+// buildRing places Replicas points per node. String nodes follow
+// shard.Ring's documented placement (see Consistent); other nodes hash
+// once with the picker's maphash seed, the replicas spread by splitmix64.
 func buildRing[N comparable](p *pool[N], s *snapshot[N]) error {
 	r := p.cfg.replicas
-	s.ring = make([]ringPoint, 0, len(s.nodes)*r)
+	ring := make([]ringPoint, 0, len(s.nodes)*r)
+	names := make([]string, len(s.nodes)) // "" for non-string nodes
+	var buf []byte
 	for i, n := range s.nodes {
-		h := nodeHash(p.seed, n)
-		for k := range r {
-			s.ring = append(s.ring, ringPoint{hash: mix(h + uint64(k)*0x9e3779b97f4a7c15), node: int32(i)})
+		if name, ok := any(n).(string); ok {
+			names[i] = name
+			for j := range r {
+				buf = strconv.AppendInt(append(append(buf[:0], name...), '#'), int64(j), 10)
+				ring = append(ring, ringPoint{hash: shard.HashBytes(buf), node: int32(i)})
+			}
+			continue
+		}
+		h := maphash.Comparable(p.seed, n)
+		for j := range r {
+			ring = append(ring, ringPoint{hash: mix.Mix64(h + uint64(j)*mix.Golden), node: int32(i)})
 		}
 	}
-	slices.SortFunc(s.ring, func(a, b ringPoint) int {
-		switch {
-		case a.hash < b.hash:
-			return -1
-		case a.hash > b.hash:
-			return 1
-		}
-		return int(a.node - b.node)
+	slices.SortFunc(ring, func(a, b ringPoint) int {
+		return cmp.Or(cmp.Compare(a.hash, b.hash),
+			cmp.Compare(names[a.node], names[b.node]), // shard.Ring: the smaller name
+			cmp.Compare(a.node, b.node))
 	})
-	s.ringHash = make([]uint64, len(s.ring))
-	s.ringNode = make([]int32, len(s.ring))
-	for i, pt := range s.ring {
+	s.ringHash = make([]uint64, len(ring))
+	s.ringNode = make([]int32, len(ring))
+	for i, pt := range ring {
 		s.ringHash[i], s.ringNode[i] = pt.hash, pt.node
 	}
-	s.ring = nil
 	return nil
-}
-
-func mix(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// nodeHash is xxhash64 for string nodes, so that rings agree between
-// processes, and the picker's seeded maphash for any other type.
-func nodeHash[N comparable](seed maphash.Seed, n N) uint64 {
-	if s, ok := any(n).(string); ok {
-		return xxhash.Sum64String(s)
-	}
-	return maphash.Comparable(seed, n)
 }

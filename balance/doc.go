@@ -1,18 +1,26 @@
-// Package balance provides client-side load-balancing pickers, from round
+// Package balance provides client-side load balancing: pickers that choose
+// which node (backend, replica, host) gets the next request, from round
 // robin to power-of-two-choices with peak EWMA and bounded-load consistent
-// hashing, with passive health checking and an http.RoundTripper.
+// hashing, with passive health checking, routing around nodes that the
+// layers below refuse, and an http.RoundTripper.
 //
-// The three-line use:
+// A picker hands out a Permit per request; the request's outcome goes back
+// through Done:
 //
 //	p, err := balance.NewPeakEWMA([]string{"10.0.0.1:80", "10.0.0.2:80"}, balance.Config{})
-//	lease, err := p.Pick()
-//	defer func() { lease.Done(err) }() // err: the request's outcome
+//	permit, err := p.Pick()
+//	defer func() { permit.Done(err) }() // err: the request's outcome
 //
-// or, for HTTP, hand the picker to NewTransport and use the http.Client as
-// usual:
+// Most HTTP users want NewTransport, which does the three steps for every
+// request of an http.Client:
 //
-//	client := &http.Client{Transport: balance.NewTransport(nil, p)}
+//	rt, err := balance.NewTransport(nil, p)
+//	client := &http.Client{Transport: rt}
 //	resp, err := client.Get("http://backend/path") // "backend" is replaced by the picked node
+//
+// Every picker is safe for concurrent use. Pick never blocks, takes no lock
+// and allocates nothing; Done never blocks. Update swaps the node set while
+// Picks go on.
 //
 // # Pickers
 //
@@ -21,77 +29,85 @@
 //
 //   - RoundRobin: in turn.
 //   - WeightedRoundRobin: nginx's smooth weighted round robin ({5,1,1} gives
-//     a a b a c a a), one precomputed period walked by an atomic counter.
-//   - Random and WeightedRandom (Walker/Vose alias method, O(1)).
-//   - LeastLoaded: fewest Leases in flight, O(nodes) scan, random tie-break.
+//     a a b a c a a).
+//   - Random and WeightedRandom (Walker's alias method, O(1)).
+//   - LeastLoaded: fewest Permits in flight, O(nodes) scan, random tie-break.
 //   - P2C: the less loaded of two random nodes (Azar, Broder, Karlin, Upfal,
-//     "Balanced Allocations", 1999; grpc-go and Envoy least_request). With
-//     10,000 requests over 10,000 nodes the fullest node holds 3 or 4, against
-//     6 to 9 for Random (REFERENCES.md §5).
-//   - PeakEWMA: P2C on latency EWMA × (in-flight+1) with Finagle's peak
-//     sensitivity and decay (Config.DecayTime, default 10s as in Finagle).
-//     A failed Lease records at least Config.FailurePenalty (default 10× a
-//     recent healthy latency), so a node that fails fast does not look
-//     cheap.
-//   - Consistent: by key (PickKey) on a hash ring with bounded loads: a node
-//     already at ceil(c·m/n) in-flight Leases is skipped (Mirrokni, Thorup,
-//     Zadimoghaddam, SODA 2018; c = Config.LoadFactor, default 1.25).
+//     "Balanced Allocations", 1999; grpc-go's and Envoy's least_request).
+//     Its fullest node holds about ln ln n / ln 2 requests where Random's
+//     holds ln n / ln ln n.
+//   - PeakEWMA: P2C on a latency estimate × (in-flight+1) with Finagle's peak
+//     sensitivity and decay. The one to start with for HTTP and RPC fleets:
+//     it steers away from slow nodes within a few requests.
+//   - Consistent: by key (PickKey) on a hash ring with bounded loads
+//     (Mirrokni, Thorup, Zadimoghaddam, SODA 2018), placing string nodes as
+//     package shard's Ring does.
 //
-// Pick (PickKey for Consistent) returns a Lease: Lease.Node is the node to
-// use, and Lease.Done(err) must be called once the request has finished. It
-// never blocks, takes no lock and allocates nothing; per-node counters sit in
-// their own cache lines. Every picker implements Picker, the interface
-// NewTransport takes.
+// Pick (PickKey for Consistent) returns a Permit: Permit.Node is the node to
+// use, and Permit.Done(err) reports the outcome once the request has
+// finished. Done is idempotent; see Permit for the rules. Every picker
+// implements Picker, the interface NewTransport takes. Update to an empty
+// set is allowed and makes Pick return ErrNoNodes; nodes that stay keep
+// their counters, health and latency estimate. Stats reports the per-node
+// picks, in-flight count, failures, ejections, availability and latency.
 //
-// The hot path is a few atomic operations: a request costs one atomic add at
-// Pick and one at Done on a single per-node word (in flight and done,
-// packed), random pickers add one for their wyrand state, and health is
-// checked by one load of the picked node's state word (ejected and warming
-// nodes are only discovered when drawn, so Pick never scans for health).
-// PeakEWMA also reads the monotonic clock once in Pick and once in Done;
-// its exponential decay uses a Taylor polynomial (relative error below
-// 1e-7, see expNeg) instead of math.Exp. LeastLoaded's scan and PeakEWMA's
-// choice between its two candidates use conditional moves, not branches:
-// their outcomes are random, and a mispredicted branch cost more than the
-// scan.
+// # Passive health: ejection, the cap and panic mode
 //
-// Update swaps the node set through an immutable snapshot (atomic.Pointer):
-// nodes that stay keep their counters, ejection state and latency estimate;
-// Leases of removed nodes remain safe to Done. Update to an empty set is
-// allowed and makes Pick return ErrNoNodes. Nodes returns the set and Stats
-// the per-node picks, in-flight count, failures, ejections and latency.
-//
-// # Passive health
-//
-// All pickers share the same outlier detection, configured by Config and
+// All pickers share one outlier detection, configured by Config and
 // modelled on Envoy's: after EjectAfter consecutive failures (default 5) a
 // node is ejected for EjectFor (default 30s), doubling for each further
-// ejection up to MaxEjectFor (default 300s); at most MaxEjectedPercent of
-// the nodes (default 50) are ejected at once; when fewer than PanicPercent
-// of the nodes are healthy (default off; Envoy uses 50) pickers use all
-// nodes; and a node added by Update or back from ejection ramps up linearly
-// over SlowStart (default off). A Done with an error matching
-// context.Canceled is neither a success nor a failure. Ejections expire
-// lazily, on a later Pick: there are no background goroutines.
+// ejection up to MaxEjectFor (default 300s), and a node added by Update or
+// back from ejection can ramp up linearly over SlowStart (default off). A
+// Done with an error matching context.Canceled is neither a success nor a
+// failure. Ejections expire lazily, on a later Pick: there are no
+// background goroutines.
 //
-// # Deviations from DESIGN.md, and why
+// Two settings answer "what if failures take out too much of the fleet",
+// as in Envoy. The cap, MaxEjectedPercent (default 50; Envoy's
+// max_ejection_percent defaults to 10), stops ejection: a node whose
+// ejection would exceed the cap stays in with its share, and the nodes
+// ejected before it stay out. The panic threshold, PanicPercent (default
+// off; Envoy's healthy_panic_threshold defaults to 50,
+// https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/panic_threshold),
+// is all or nothing: once fewer than that share of the nodes are not
+// ejected, the picker ignores ejection and balances over every node, on the
+// view that health information which condemns most of a fleet is more
+// likely wrong than the fleet. Ejection alone cannot cross the threshold
+// unless MaxEjectedPercent > 100 − PanicPercent, which is why the default
+// cap of 50 makes a panic threshold unnecessary: at most half the nodes
+// are ever ejected, gently, and the other half keep the traffic.
 //
-// Randomness comes from wyrand on per-picker atomic words rather than
-// math/rand/v2 (DESIGN.md's default): the runtime's ChaCha8 source cost
-// 8–11 ns per draw on the benchmark machine against 3–4 ns, a third of
-// P2C's budget, while node picking needs neither its cryptographic strength
-// nor per-goroutine streams. To keep parallel Picks from all writing one
-// cache line, a picker has 8 such words and a goroutine uses the one picked
-// by a hash of its stack address (the package's only use of unsafe, and only
-// to read an address). Tests seed the words.
+// # Rejection-aware routing
 //
-// Lease.Done has a pointer receiver and clears the Lease: that is what makes
-// a second Done a no-op without allocating per Pick. Copies of a Lease are
-// the same lease (call Done on one). Latency is measured (two monotonic
-// clock readings per request) only by PeakEWMA, the one picker that uses it;
-// the others record outcome and completion only, which keeps them at a few
-// atomic operations. Consistent also has Pick (a random key) so that it is
-// a Picker.
+// A layer between the picker and the node may refuse a call locally,
+// before anything reaches the network: an open circuit breaker, a full
+// bulkhead, a rate limit. Every such refusal in this module matches
+// bulwark.ErrNotAttempted and, when its guard knows, says when it admits
+// again (bulwark.RetryAt: an open breaker's deadline). Given to Done, it
+// makes the node unavailable until that moment, or for
+// Config.UnavailableFor (default 100ms) when the guard does not say, and
+// Pick skips the node meanwhile. NewTransport does this with no wiring:
+// the breaker's error comes back through it. Other users pass the guard's
+// error to Done, or call MarkUnavailable when they learn of unavailability
+// otherwise (a health check, a connection state).
 //
-// All types are safe for concurrent use.
+// Unavailability is not ejection, and neither the cap nor panic mode
+// touches it. A local rejection is not a failure: it costs the node no
+// ejection count and no latency sample. An unavailable node is skipped even
+// when the cap kept it from being ejected and even in panic mode, since a
+// call sent to it would certainly be refused; and it counts neither as
+// ejected (it does not use up the cap) nor as unhealthy for the threshold
+// (it cannot push a picker into panic). The cap and the threshold limit
+// what guesses from observed failures may do; unavailability is a fact the
+// layer below states. When nothing is usable, a picker falls back to an
+// ejected or warming node (better a node than a failure), but never to an
+// unavailable one: when every node is unavailable, Pick returns an
+// *UnavailableError, which matches ErrNoNodes and bulwark.ErrNotAttempted,
+// names the rejections, and whose RetryAt is the earliest moment a node
+// returns, so that a retry layer waits for it instead of looping.
+//
+// The health check costs the common Pick two loads (the ejection word and
+// the availability word) from the picked node's first cache line, which
+// Pick reads anyway for the in-flight count; the clock is read only when a
+// node is ejected, warming or unavailable.
 package balance

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/balance"
 )
 
@@ -40,12 +42,12 @@ func ExampleNewPeakEWMA() {
 	call := func(node string) error { return nil } // your RPC here
 
 	for range 5 {
-		lease, err := p.Pick()
+		permit, err := p.Pick()
 		if err != nil {
 			panic(err) // balance.ErrNoNodes
 		}
-		err = call(lease.Node)
-		lease.Done(err) // releases the slot, records latency and outcome
+		err = call(permit.Node)
+		permit.Done(err) // releases the slot, records latency and outcome
 	}
 	var picks uint64
 	for _, n := range p.Stats().Nodes {
@@ -63,12 +65,12 @@ func ExampleNewConsistent() {
 		panic(err)
 	}
 	owner := func(key string) string {
-		lease, err := c.PickKey(key)
+		permit, err := c.PickKey(key)
 		if err != nil {
 			panic(err)
 		}
-		defer lease.Done(nil)
-		return lease.Node
+		defer permit.Done(nil)
+		return permit.Node
 	}
 	first := owner("user:42")
 	fmt.Println(owner("user:42") == first)
@@ -90,14 +92,18 @@ func ExampleNewTransport() {
 	if err != nil {
 		panic(err)
 	}
-	client := &http.Client{Transport: balance.NewTransport(nil, p)}
+	rt, err := balance.NewTransport(nil, p)
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: rt}
 	for range 3 {
 		resp, err := client.Get("http://backend/hello")
 		if err != nil {
 			panic(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close() // ends the Lease
+		resp.Body.Close() // ends the Permit, if EOF did not already
 		fmt.Println(string(body))
 	}
 	// Output:
@@ -115,8 +121,8 @@ func ExamplePeakEWMA_Stats() {
 	}
 	expvar.Publish("balance.backends", expvar.Func(func() any { return p.Stats() }))
 
-	lease, _ := p.Pick()
-	lease.Done(errors.New("connection reset"))
+	permit, _ := p.Pick()
+	permit.Done(errors.New("connection reset"))
 	var st balance.Stats[string]
 	_ = json.Unmarshal([]byte(expvar.Get("balance.backends").String()), &st)
 	n := st.Nodes[0]
@@ -134,9 +140,9 @@ func ExampleNewWeightedRoundRobin() {
 		panic(err)
 	}
 	for range 7 {
-		lease, _ := p.Pick()
-		fmt.Print(lease.Node, " ")
-		lease.Done(nil)
+		permit, _ := p.Pick()
+		fmt.Print(permit.Node, " ")
+		permit.Done(nil)
 	}
 	fmt.Println()
 	// Output: a a b a c a a
@@ -149,8 +155,8 @@ func ExampleRoundRobin_Update() {
 		panic(err)
 	}
 	for range 4 {
-		lease, _ := p.Pick()
-		lease.Done(nil)
+		permit, _ := p.Pick()
+		permit.Done(nil)
 	}
 	if err := p.Update([]string{"b", "c"}); err != nil {
 		panic(err)
@@ -161,4 +167,113 @@ func ExampleRoundRobin_Update() {
 	// Output:
 	// b 2
 	// c 0
+}
+
+// Round robin takes the nodes in the order given.
+func ExampleNewRoundRobin() {
+	p, err := balance.NewRoundRobin([]string{"a:80", "b:80", "c:80"}, balance.Config{})
+	if err != nil {
+		panic(err)
+	}
+	for range 4 {
+		permit, err := p.Pick()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Print(permit.Node, " ")
+		permit.Done(nil) // your request's error here
+	}
+	fmt.Println()
+	// Output: a:80 b:80 c:80 a:80
+}
+
+// LeastLoaded sends the next request to the node with the fewest requests
+// in flight: here the one whose request has just finished.
+func ExampleNewLeastLoaded() {
+	p, err := balance.NewLeastLoaded([]string{"a:80", "b:80", "c:80"}, balance.Config{})
+	if err != nil {
+		panic(err)
+	}
+	held := map[string]balance.Permit[string]{}
+	for range 3 {
+		permit, _ := p.Pick() // one request per node, none finished yet
+		held[permit.Node] = permit
+	}
+	b := held["b:80"]
+	b.Done(nil) // b's request finishes
+	next, _ := p.Pick()
+	fmt.Println(next.Node)
+	next.Done(nil)
+	for _, permit := range held {
+		permit.Done(nil)
+	}
+	// Output: b:80
+}
+
+// NewURLTransport takes nodes as base URLs: each request gets the node's
+// scheme and host.
+func ExampleNewURLTransport() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
+	}))
+	defer srv.Close()
+	node, err := url.Parse(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	p, err := balance.NewRoundRobin([]*url.URL{node}, balance.Config{})
+	if err != nil {
+		panic(err)
+	}
+	rt, err := balance.NewURLTransport(nil, p)
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: rt}
+	resp, err := client.Get("http://orders/v1/orders/42")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body))
+	// Output: GET /v1/orders/42
+}
+
+// openBreaker stands for a guard below the picker that refuses calls
+// locally until a known moment, as breaker.OpenError does.
+type openBreaker struct{ until time.Time }
+
+func (e openBreaker) Error() string              { return "breaker open" }
+func (e openBreaker) Is(target error) bool       { return target == bulwark.ErrNotAttempted }
+func (e openBreaker) RetryAt() (until time.Time) { return e.until }
+
+// A local rejection given to Done makes the node unavailable until the
+// guard admits again: Pick skips it, and it is not counted as a failure.
+// When every node is unavailable, Pick says until when.
+func ExamplePermit_Done_localRejection() {
+	p, err := balance.NewRoundRobin([]string{"a:80", "b:80"}, balance.Config{})
+	if err != nil {
+		panic(err)
+	}
+	reopen := time.Now().Add(time.Minute)
+	permit, _ := p.Pick() // a:80, whose breaker is open
+	permit.Done(openBreaker{until: reopen})
+	var picked []string
+	for range 3 {
+		permit, _ := p.Pick()
+		picked = append(picked, permit.Node)
+		permit.Done(nil)
+	}
+	fmt.Println(strings.Join(picked, " "))
+	fmt.Println("a:80 failures:", p.Stats().Nodes[0].Failures)
+
+	p.MarkUnavailable("b:80", reopen.Add(time.Second), errors.New("b:80 draining"))
+	_, err = p.Pick()
+	at, _ := bulwark.RetryAt(err)
+	fmt.Println(errors.Is(err, balance.ErrNoNodes), errors.Is(err, bulwark.ErrNotAttempted), at.Equal(reopen))
+	// Output:
+	// b:80 b:80 b:80
+	// a:80 failures: 0
+	// true true true
 }

@@ -1,11 +1,9 @@
 package balance
 
 import (
-	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // snapshot is an immutable view of the node set. Pickers load it once per
@@ -17,14 +15,13 @@ type snapshot[N comparable] struct {
 	states  []*nodeState
 	counts  *healthCounts
 
-	sched []int32     // WeightedRoundRobin: one smooth period of node indexes
-	alias aliasTable  // WeightedRandom
-	ring  []ringPoint // Consistent: built sorted, then split into the two below
+	sched []int32    // WeightedRoundRobin: one smooth period of node indexes
+	alias aliasTable // WeightedRandom
 
 	ringHash []uint64 // Consistent: point hashes, ascending
 	ringNode []int32  // Consistent: the node of each point
 
-	index map[N]int // built by indexOf under pool.mu during Update
+	index map[N]int // built by indexOf under pool.mu
 }
 
 // pool is the state every picker shares: the current snapshot, the
@@ -37,7 +34,7 @@ type pool[N comparable] struct {
 	// from a snapshot's nodes and weights.
 	build func(*pool[N], *snapshot[N]) error
 
-	mu sync.Mutex // serialises Update; never taken by Pick or Done
+	mu sync.Mutex // serialises Update and node lookups; never taken by Pick or Done
 }
 
 func (p *pool[N]) init(cfg Config, build func(*pool[N], *snapshot[N]) error) error {
@@ -51,20 +48,11 @@ func (p *pool[N]) init(cfg Config, build func(*pool[N], *snapshot[N]) error) err
 	return nil
 }
 
-// unit gives every node weight 1.
-func unit[N comparable](nodes []N) []Weighted[N] {
-	ws := make([]Weighted[N], len(nodes))
-	for i, n := range nodes {
-		ws[i] = Weighted[N]{Node: n, Weight: 1}
-	}
-	return ws
-}
-
 // set validates nodes and swaps in a new snapshot. initial marks the
 // constructor's call: an empty set is then an error, and no node slow-starts.
 func (p *pool[N]) set(nodes []Weighted[N], weighted, initial bool) error {
-	if initial && len(nodes) == 0 {
-		return ErrNoNodes
+	if err := checkNodes(nodes, !initial); err != nil {
+		return err
 	}
 	s := &snapshot[N]{
 		nodes:  make([]N, len(nodes)),
@@ -74,15 +62,7 @@ func (p *pool[N]) set(nodes []Weighted[N], weighted, initial bool) error {
 	if weighted {
 		s.weights = make([]int, len(nodes))
 	}
-	seen := make(map[N]int, len(nodes))
 	for i, w := range nodes {
-		if j, dup := seen[w.Node]; dup {
-			return fmt.Errorf("balance: duplicate node %v at indexes %d and %d", w.Node, j, i)
-		}
-		seen[w.Node] = i
-		if w.Weight <= 0 {
-			return fmt.Errorf("balance: node %v weight %d is not positive", w.Node, w.Weight)
-		}
 		s.nodes[i] = w.Node
 		if weighted {
 			s.weights[i] = w.Weight
@@ -128,14 +108,18 @@ func (p *pool[N]) set(nodes []Weighted[N], weighted, initial bool) error {
 		if st.gate.Load() > 0 {
 			s.counts.ejected.Add(1)
 		}
+		if st.until.Load() != 0 {
+			s.counts.unavailable.Add(1)
+		}
 		s.counts.total.Add(st.inFlight())
 	}
 	p.snap.Store(s)
 	return nil
 }
 
-// indexOf finds n in a snapshot. Update is rare; a linear scan over a small
-// set would do, but fleets of thousands justify the map built lazily here.
+// indexOf finds n in a snapshot; call it under pool.mu. Update is rare; a
+// linear scan over a small set would do, but fleets of thousands justify
+// the map built lazily here.
 func indexOf[N comparable](s *snapshot[N], n N) (int, bool) {
 	if s.index == nil {
 		s.index = make(map[N]int, len(s.nodes))
@@ -154,86 +138,42 @@ func (p *pool[N]) nodes() []N {
 	return out
 }
 
-// Stats is a snapshot of a picker's counters, one entry per current node in
-// Update order. It is cheap to take (atomic loads) and allocates only the
-// returned slice.
-type Stats[N comparable] struct {
-	Nodes []NodeStats[N]
-	// Ejected is the number of nodes currently ejected.
-	Ejected int
-	// Panic reports whether the panic threshold is in force (PanicPercent
-	// set and fewer than that share of nodes healthy).
-	Panic bool
-}
-
-// NodeStats are one node's counters. Counters survive Update for nodes that
-// stay in the set.
-type NodeStats[N comparable] struct {
-	Node N
-	// Weight is the configured weight (1 for unweighted pickers).
-	Weight int
-	// Picks counts Leases handed out for the node.
-	Picks uint64
-	// InFlight is the number of Leases not yet Done.
-	InFlight int64
-	// Failures counts Leases Done with a failure.
-	Failures uint64
-	// ConsecutiveFailures is the current run of failures.
-	ConsecutiveFailures int64
-	// Ejections counts how many times the node was ejected.
-	Ejections uint64
-	// Ejected reports whether the node is ejected now; EjectedFor is the
-	// time left.
-	Ejected    bool
-	EjectedFor time.Duration
-	// Warming reports whether the node is in its slow-start ramp.
-	Warming bool
-	// Latency is PeakEWMA's current latency estimate (zero for the other
-	// pickers and before the first sample).
-	Latency time.Duration
-}
-
-func (p *pool[N]) stats() Stats[N] {
-	s := p.snap.Load()
-	now := p.cfg.now()
-	out := Stats[N]{Nodes: make([]NodeStats[N], len(s.nodes))}
-	for i, st := range s.states {
-		ns := NodeStats[N]{
-			Node:                s.nodes[i],
-			Weight:              1,
-			Picks:               st.picks(),
-			InFlight:            st.inFlight(),
-			Failures:            st.failures.Load(),
-			ConsecutiveFailures: st.consecFail.Load(),
-			Ejections:           st.ejections.Load(),
-		}
-		if s.weights != nil {
-			ns.Weight = s.weights[i]
-		}
-		switch g := st.gate.Load(); {
-		case g > now:
-			ns.Ejected = true
-			ns.EjectedFor = time.Duration(g - now)
-			out.Ejected++
-		case g < 0 && now+g < p.cfg.slowStart:
-			ns.Warming = true
-		}
-		if p.cfg.latency {
-			ns.Latency = time.Duration(st.estimate(now))
-		}
-		out.Nodes[i] = ns
-	}
-	if p.cfg.panicPct > 0 && len(s.nodes) > 0 {
-		out.Panic = (int64(len(s.nodes)-out.Ejected))*100 < p.cfg.panicPct*int64(len(s.nodes))
-	}
-	return out
-}
-
-// lease hands out node i of s, counting it in flight.
-func (p *pool[N]) lease(s *snapshot[N], i int, start int64) Lease[N] {
+// permit hands out node i of s, counting it in flight.
+func (p *pool[N]) permit(s *snapshot[N], i int, start int64) Permit[N] {
 	st := s.states[i]
 	st.flight.Add(1)
-	return Lease[N]{Node: s.nodes[i], st: st, start: start}
+	return Permit[N]{Node: s.nodes[i], st: st, start: start}
+}
+
+// firstUsable walks on from position i (a node index, or a sched position
+// when sched is non-nil), which the caller found unusable, to the next usable
+// node. If none is usable it falls back to noneUsable: an available node
+// even if ejected, or the error that every node is unavailable.
+func (p *pool[N]) firstUsable(s *snapshot[N], i int, sched []int32) (int, error) {
+	size := len(s.nodes)
+	if sched != nil {
+		size = len(sched)
+	}
+	if s.counts.unavailable.Load() >= s.counts.n {
+		return p.noneUsable(s, 0) // every node is held: no walk needed
+	}
+	var now int64
+	for k, pos := 1, i; k < size; k++ {
+		if pos++; pos == size {
+			pos = 0
+		}
+		j := pos
+		if sched != nil {
+			j = int(sched[pos])
+		}
+		if s.states[j].usableAt(&now) {
+			return j, nil
+		}
+	}
+	if sched != nil {
+		i = int(sched[i])
+	}
+	return p.noneUsable(s, i)
 }
 
 // fastrange maps a uniform 32-bit value onto [0,n) without a division

@@ -1,14 +1,17 @@
 package balance
 
-// Random picks a uniformly random node (skipping ejected ones). It is the
+import "time"
+
+// Random picks a uniformly random node (skipping unavailable and ejected
+// ones). It is the
 // baseline P2C improves on. It is safe for concurrent use.
 type Random[N comparable] struct {
 	pool[N]
 }
 
-// NewRandom returns a uniform random picker. It returns ErrNoNodes for an
-// empty slice and an error naming the node for duplicates or naming the
-// field for an invalid cfg.
+// NewRandom returns a uniform random picker. It returns an error matching
+// ErrInvalidConfig (and ErrNoNodes for an empty slice) that names the node
+// for duplicates or the field for an invalid cfg.
 func NewRandom[N comparable](nodes []N, cfg Config) (*Random[N], error) {
 	r := &Random[N]{}
 	if err := r.init(cfg, nil); err != nil {
@@ -24,27 +27,43 @@ func NewRandom[N comparable](nodes []N, cfg Config) (*Random[N], error) {
 // lands on an unusable node before it walks to the next usable one.
 const retries = 3
 
-// Pick returns a random node. It returns ErrNoNodes if the set is empty. It
-// never blocks.
-func (r *Random[N]) Pick() (Lease[N], error) {
+// Pick returns a random node. It returns ErrNoNodes if the set is empty and
+// an *UnavailableError if every node is unavailable. It never blocks.
+func (r *Random[N]) Pick() (Permit[N], error) {
 	s := r.snap.Load()
 	n := len(s.nodes)
 	if n == 0 {
-		return Lease[N]{}, ErrNoNodes
+		return Permit[N]{}, ErrNoNodes
 	}
-	i := 0
+	i := fastrange(uint32(r.cfg.rand()), n)
+	if s.states[i].clear() {
+		return r.permit(s, i, 0), nil
+	}
 	var now int64
-	for range retries {
-		i = fastrange(uint32(r.cfg.rand()), n)
+	for k := 0; ; k++ {
 		if s.states[i].usableAt(&now) {
-			return r.lease(s, i, 0), nil
+			return r.permit(s, i, 0), nil
 		}
+		if k == retries-1 {
+			break
+		}
+		i = fastrange(uint32(r.cfg.rand()), n)
 	}
-	return r.lease(s, r.firstUsable(s, i, nil), 0), nil
+	i, err := r.firstUsable(s, i, nil)
+	if err != nil {
+		return Permit[N]{}, err
+	}
+	return r.permit(s, i, 0), nil
 }
 
 // Update replaces the node set (see WeightedRoundRobin.Update for the rules).
 func (r *Random[N]) Update(nodes []N) error { return r.set(unit(nodes), false, false) }
+
+// MarkUnavailable makes node unavailable until the given moment (see
+// RoundRobin.MarkUnavailable).
+func (r *Random[N]) MarkUnavailable(node N, until time.Time, reason error) bool {
+	return r.markUnavailable(node, until, reason)
+}
 
 // Nodes returns a copy of the current node set.
 func (r *Random[N]) Nodes() []N { return r.nodes() }
@@ -59,9 +78,9 @@ type WeightedRandom[N comparable] struct {
 	pool[N]
 }
 
-// NewWeightedRandom returns a weighted random picker. It returns ErrNoNodes
-// for an empty slice and an error naming the node for a duplicate or a
-// weight ≤ 0.
+// NewWeightedRandom returns a weighted random picker. It returns an error
+// matching ErrInvalidConfig (and ErrNoNodes for an empty slice) that names
+// the node for a duplicate or a weight ≤ 0.
 func NewWeightedRandom[N comparable](nodes []Weighted[N], cfg Config) (*WeightedRandom[N], error) {
 	r := &WeightedRandom[N]{}
 	if err := r.init(cfg, buildAlias[N]); err != nil {
@@ -74,26 +93,43 @@ func NewWeightedRandom[N comparable](nodes []Weighted[N], cfg Config) (*Weighted
 }
 
 // Pick returns a node drawn in proportion to its weight. It returns
-// ErrNoNodes if the set is empty. It never blocks.
-func (r *WeightedRandom[N]) Pick() (Lease[N], error) {
+// ErrNoNodes if the set is empty and an *UnavailableError if every node is
+// unavailable. It never blocks.
+func (r *WeightedRandom[N]) Pick() (Permit[N], error) {
 	s := r.snap.Load()
 	n := len(s.nodes)
 	if n == 0 {
-		return Lease[N]{}, ErrNoNodes
+		return Permit[N]{}, ErrNoNodes
 	}
-	i := 0
+	i := s.alias.draw(r.cfg.rand())
+	if s.states[i].clear() {
+		return r.permit(s, i, 0), nil
+	}
 	var now int64
-	for range retries {
-		i = s.alias.draw(r.cfg.rand())
+	for k := 0; ; k++ {
 		if s.states[i].usableAt(&now) {
-			return r.lease(s, i, 0), nil
+			return r.permit(s, i, 0), nil
 		}
+		if k == retries-1 {
+			break
+		}
+		i = s.alias.draw(r.cfg.rand())
 	}
-	return r.lease(s, r.firstUsable(s, i, nil), 0), nil
+	i, err := r.firstUsable(s, i, nil)
+	if err != nil {
+		return Permit[N]{}, err
+	}
+	return r.permit(s, i, 0), nil
 }
 
 // Update replaces the node set (see WeightedRoundRobin.Update for the rules).
 func (r *WeightedRandom[N]) Update(nodes []Weighted[N]) error { return r.set(nodes, true, false) }
+
+// MarkUnavailable makes node unavailable until the given moment (see
+// RoundRobin.MarkUnavailable).
+func (r *WeightedRandom[N]) MarkUnavailable(node N, until time.Time, reason error) bool {
+	return r.markUnavailable(node, until, reason)
+}
 
 // Nodes returns a copy of the current node set.
 func (r *WeightedRandom[N]) Nodes() []N { return r.nodes() }

@@ -4,84 +4,126 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark/chaos"
 )
 
-// backend is one member of the local fleet: an HTTP server on 127.0.0.1 with an
-// injected behaviour, and a count of the requests clients sent it.
+// plainHandler is the one service every live backend runs: it answers 200
+// with the backend's name at once. Service time and faults are chaos
+// injectors around it.
+func plainHandler(name string) http.Handler {
+	body := []byte(name + " ok\n")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(body)
+	})
+}
+
+// serviceTime is every live backend's latency: 1–3 ms, uniformly.
+var serviceTime = chaos.Config{Fault: chaos.Latency(chaos.Uniform(time.Millisecond, 3*time.Millisecond))}
+
+// latencySpikes delays rate of requests by spike on top of serviceTime.
+func latencySpikes(rate float64, spike time.Duration) chaos.Config {
+	return chaos.Config{Fault: chaos.Latency(chaos.Fixed(spike)), Rate: rate}
+}
+
+// unavailable answers rate of requests with 503 and Retry-After: 1.
+func unavailable(rate float64) chaos.Config {
+	return chaos.Config{Fault: chaos.Status(http.StatusServiceUnavailable, time.Second), Rate: rate}
+}
+
+// spec describes one backend: its injectors over plainHandler, in order
+// (service time first), or dead for a port that refuses connections.
+type spec struct {
+	name   string
+	faults []chaos.Config
+	dead   bool
+}
+
+// scenarios are the fleets -scenario chooses from.
+var scenarios = map[string][]spec{
+	// The default fleet: two healthy backends, one with 300 ms spikes on 10%
+	// of requests, one answering 30% with 503, one dead.
+	"default": {
+		{name: "healthy-1", faults: []chaos.Config{serviceTime}},
+		{name: "healthy-2", faults: []chaos.Config{serviceTime}},
+		{name: "slow", faults: []chaos.Config{serviceTime, latencySpikes(0.10, 300*time.Millisecond)}},
+		{name: "flaky", faults: []chaos.Config{serviceTime, unavailable(0.30)}},
+		{name: "dead", dead: true},
+	},
+	// The hard fleet: one healthy backend carries what the others drop;
+	// the flaky one fails half its requests and two are dead.
+	"hard": {
+		{name: "healthy", faults: []chaos.Config{serviceTime}},
+		{name: "slow", faults: []chaos.Config{serviceTime, latencySpikes(0.10, 300*time.Millisecond)}},
+		{name: "flaky", faults: []chaos.Config{serviceTime, unavailable(0.50)}},
+		{name: "dead-1", dead: true},
+		{name: "dead-2", dead: true},
+	},
+}
+
+// backend is one member of the local fleet: an HTTP server on 127.0.0.1, the
+// chaos injectors in front of its plain handler, and a count of the requests
+// clients sent it.
 type backend struct {
-	name  string
-	addr  string       // host:port
-	sent  atomic.Int64 // requests sent to it, counted by countingTransport
-	close func()
+	name      string
+	addr      string // host:port
+	injectors []*chaos.Injector
+	sent      atomic.Int64 // requests sent to it, counted by countingTransport
+	injected  uint64       // faults injected up to the last takeHits (service time excluded)
+	close     func()
 }
 
-// behaviour decides how a backend answers one request. It may sleep (latency
-// spike) and returns the status code to send.
-type behaviour func(rnd func() float64) (delay time.Duration, status int)
-
-func healthy(rnd func() float64) (time.Duration, int) {
-	return time.Duration(1+rnd()*2) * time.Millisecond, http.StatusOK
-}
-
-// slowSpikes answers like a healthy backend, except spikeRate of responses take spike.
-func slowSpikes(spikeRate float64, spike time.Duration) behaviour {
-	return func(rnd func() float64) (time.Duration, int) {
-		if rnd() < spikeRate {
-			return spike, http.StatusOK
-		}
-		return healthy(rnd)
+// faults returns the faults injected since the last call: latency spikes or
+// 503s (the service-time injector, first, is not a fault).
+func (b *backend) faults() uint64 {
+	var n uint64
+	for _, in := range b.injectors[min(1, len(b.injectors)):] {
+		n += in.Stats().Injected
 	}
+	d := n - b.injected
+	b.injected = n
+	return d
 }
 
-// flaky answers 503 with Retry-After: 1 for failRate of requests.
-func flaky(failRate float64) behaviour {
-	return func(rnd func() float64) (time.Duration, int) {
-		if rnd() < failRate {
-			return time.Millisecond, http.StatusServiceUnavailable
-		}
-		return healthy(rnd)
-	}
+// injectorSeed is the seed of injector j of backend i in a fleet of n
+// backends started with seed; never zero (zero asks chaos for a random seed).
+func injectorSeed(seed uint64, n, i, j int) uint64 {
+	return (seed*uint64(n)+uint64(i))<<8 | uint64(j+1)
 }
 
-// lockedRand is a seeded source shared by a backend's handler goroutines.
-type lockedRand struct {
-	mu  sync.Mutex
-	rnd *rand.Rand
-}
-
-func (r *lockedRand) Float64() float64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.rnd.Float64()
-}
-
-// startBackend serves b on an ephemeral loopback port until close is called.
-func startBackend(name string, seed uint64, b behaviour) (*backend, error) {
+// startBackend serves s on an ephemeral loopback port until close is called.
+// Its injectors' seeds come from seed(j), so a run's faults are reproducible.
+func startBackend(s spec, seed func(j int) uint64) (*backend, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("fleet: listen for %s: %w", name, err)
+		return nil, fmt.Errorf("fleet: listen for %s: %w", s.name, err)
 	}
-	be := &backend{name: name, addr: ln.Addr().String()}
-	rnd := &lockedRand{rnd: rand.New(rand.NewPCG(seed, uint64(len(name))))}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		delay, status := b(rnd.Float64)
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
+	be := &backend{name: s.name, addr: ln.Addr().String()}
+	if s.dead {
+		// A node that died after service discovery saw it: its port is
+		// closed, so every connection is refused.
+		be.close = func() {}
+		return be, ln.Close()
+	}
+	for i, cfg := range s.faults {
+		cfg.Seed = seed(i)
+		in, err := chaos.New(cfg)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("fleet: %s: %w", s.name, err)
 		}
-		if status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
-		}
-		w.WriteHeader(status)
-		fmt.Fprintf(w, "%s %d\n", name, status)
-	})}
+		be.injectors = append(be.injectors, in)
+	}
+	h, err := chaos.NewHandler(plainHandler(s.name), be.injectors...)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("fleet: %s: %w", s.name, err)
+	}
+	srv := &http.Server{Handler: h}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -92,55 +134,35 @@ func startBackend(name string, seed uint64, b behaviour) (*backend, error) {
 	be.close = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(ctx)
+		if srv.Shutdown(ctx) != nil {
+			srv.Close() // a request still waiting on a fault: end it
+		}
 		<-done
 	}
 	return be, nil
 }
 
-// startDeadBackend reserves a loopback port and closes it at once, so every
-// connection to it is refused: a node that died after service discovery saw it.
-func startDeadBackend(name string) (*backend, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("fleet: listen for %s: %w", name, err)
-	}
-	be := &backend{name: name, addr: ln.Addr().String(), close: func() {}}
-	return be, ln.Close()
-}
-
 // fleet is the set of backends the demo calls.
 type fleet struct {
+	scenario string
 	backends []*backend
 }
 
-// startFleet starts two healthy backends, one with latency spikes, one flaky
-// and one dead.
-func startFleet(seed uint64) (*fleet, error) {
-	f := &fleet{}
-	specs := []struct {
-		name string
-		b    behaviour
-	}{
-		{"healthy-1", healthy},
-		{"healthy-2", healthy},
-		{"slow", slowSpikes(0.10, 300*time.Millisecond)},
-		{"flaky", flaky(0.30)},
+// startFleet starts the backends of scenario.
+func startFleet(scenario string, seed uint64) (*fleet, error) {
+	specs, ok := scenarios[scenario]
+	if !ok {
+		return nil, fmt.Errorf("-scenario %q unknown; want default or hard", scenario)
 	}
+	f := &fleet{scenario: scenario}
 	for i, s := range specs {
-		be, err := startBackend(s.name, seed+uint64(i), s.b)
+		be, err := startBackend(s, func(j int) uint64 { return injectorSeed(seed, len(specs), i, j) })
 		if err != nil {
 			f.close()
 			return nil, err
 		}
 		f.backends = append(f.backends, be)
 	}
-	dead, err := startDeadBackend("dead")
-	if err != nil {
-		f.close()
-		return nil, err
-	}
-	f.backends = append(f.backends, dead)
 	return f, nil
 }
 
@@ -152,18 +174,20 @@ func (f *fleet) addrs() []string {
 	return out
 }
 
-// takeHits returns the requests sent to each backend since the last call, and
-// resets the counts.
-func (f *fleet) takeHits() map[string]int64 {
-	out := make(map[string]int64, len(f.backends))
+// takeHits returns the requests sent to each backend and the faults each
+// injected since the last call.
+func (f *fleet) takeHits() (hits, faults map[string]int64) {
+	hits = make(map[string]int64, len(f.backends))
+	faults = make(map[string]int64, len(f.backends))
 	for _, b := range f.backends {
-		out[b.name] = b.sent.Swap(0)
+		hits[b.name] = b.sent.Swap(0)
+		faults[b.name] = int64(b.faults())
 	}
-	return out
+	return hits, faults
 }
 
 // countingTransport is the innermost layer of both clients: it counts every
-// request that goes to the network, per backend, so a connection refused by the
+// request that goes to the network, per backend, so a connection refused by a
 // dead node counts too.
 type countingTransport struct {
 	byAddr map[string]*atomic.Int64

@@ -60,7 +60,7 @@ func newStack(addrs []string, workers int, wrap func(http.RoundTripper) *countin
 	// A larger bucket than gRFC A6's example (100 tokens, not 10) lets the
 	// retries absorb the burst of failures before ejection and the breakers
 	// react; the 10% ratio still bounds retries to about a tenth of traffic.
-	budget, err := retry.NewBudget(retry.BudgetConfig{MaxTokens: 100, TokenRatio: 0.1})
+	budget, err := retry.NewTokenBudget(retry.TokenBudgetConfig{MaxTokens: 100, TokenRatio: 0.1})
 	if err != nil {
 		return nil, fmt.Errorf("budget: %w", err)
 	}
@@ -74,12 +74,23 @@ func newStack(addrs []string, workers int, wrap func(http.RoundTripper) *countin
 	}
 
 	network := &http.Transport{MaxIdleConnsPerHost: workers}
-	var rt http.RoundTripper = wrap(network)
-	rt = breaker.NewTransport(rt, group)
-	rt = balance.NewTransport(rt, picker)
-	rt = bulkhead.NewTransport(rt, limit)
-	rt = retry.NewTransport(rt, s.retrier, retry.WithAttemptTimeout(150*time.Millisecond))
-	s.client = &http.Client{Transport: rt}
+	breaking, err := breaker.NewTransport(wrap(network), group)
+	if err != nil {
+		return nil, fmt.Errorf("breaker transport: %w", err)
+	}
+	balancing, err := balance.NewTransport(breaking, picker)
+	if err != nil {
+		return nil, fmt.Errorf("balance transport: %w", err)
+	}
+	bounded, err := bulkhead.NewTransport(balancing, limit)
+	if err != nil {
+		return nil, fmt.Errorf("bulkhead transport: %w", err)
+	}
+	retrying, err := retry.NewTransport(bounded, s.retrier, retry.WithAttemptTimeout(150*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("retry transport: %w", err)
+	}
+	s.client = &http.Client{Transport: retrying}
 	s.close = network.CloseIdleConnections
 	return s, nil
 }

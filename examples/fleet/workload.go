@@ -64,9 +64,28 @@ type summary struct {
 	requests      int
 	succeeded     int
 	p50, p90, p99 time.Duration
-	hits          map[string]int64 // requests that reached each backend
+	hits          map[string]int64 // requests sent to each backend (refused connections included)
+	faults        map[string]int64 // faults each backend injected (spikes, 503s)
 	retries       int64            // extra attempts the client sent
 	trips         int64            // times a breaker opened
+}
+
+// sent is the number of requests the backends were sent, over the fleet.
+func (s summary) sent() int64 {
+	var n int64
+	for _, h := range s.hits {
+		n += h
+	}
+	return n
+}
+
+// amplification is the load amplification: requests the backends were sent
+// for each request the caller made (1 means no extra load from retries).
+func (s summary) amplification() float64 {
+	if s.requests == 0 {
+		return 0
+	}
+	return float64(s.sent()) / float64(s.requests)
 }
 
 func (s summary) successRate() float64 {

@@ -1,0 +1,150 @@
+package balance
+
+// Passive health: outlier ejection after consecutive failures (with the
+// MaxEjectedPercent cap and doubling ejection times), the panic threshold,
+// and slow start. Unavailability after local rejections is separate: see
+// availability.go.
+
+// forgive resets the ejection doubling once a reinstated node has stayed
+// healthy for a base ejection time.
+func (s *nodeState) forgive() {
+	if s.cfg.now()-s.backAt.Load() >= s.cfg.ejectFor {
+		s.streak.Store(0)
+	}
+}
+
+func (s *nodeState) fail() {
+	s.failures.Add(1)
+	if s.consecFail.Add(1) < s.cfg.ejectAfter || s.cfg.noEject {
+		return
+	}
+	if s.gate.Load() > 0 {
+		return
+	}
+	s.tryEject(s.cfg.now())
+}
+
+// tryEject ejects the node unless that would exceed MaxEjectedPercent.
+func (s *nodeState) tryEject(now int64) {
+	c := s.counts.Load()
+	if c == nil {
+		return // removed by Update
+	}
+	for {
+		e := c.ejected.Load()
+		if (e+1)*100 > s.cfg.maxEjectedPct*c.n {
+			return
+		}
+		if c.ejected.CompareAndSwap(e, e+1) {
+			break
+		}
+	}
+	d := s.cfg.ejectFor
+	for i := s.streak.Add(1) - 1; i > 0 && d < s.cfg.maxEjectFor; i-- {
+		d *= 2
+	}
+	d = min(d, s.cfg.maxEjectFor)
+	for {
+		g := s.gate.Load()
+		if g > 0 {
+			c.ejected.Add(-1) // a concurrent Done ejected it first
+			s.streak.Add(-1)
+			return
+		}
+		if s.gate.CompareAndSwap(g, now+d) { // ends any slow start too
+			break
+		}
+	}
+	s.ejections.Add(1)
+	s.consecFail.Store(0)
+}
+
+// clear reports whether the node is available, not ejected and at full
+// share: the fast path of every health check, inlined (two loads from the
+// node's first cache line, which Pick reads anyway for the in-flight count,
+// and no clock read). When it fails, usableNow or usableAt decides.
+func (s *nodeState) clear() bool {
+	return s.gate.Load()|s.until.Load() == 0
+}
+
+// usableNow reports whether the node may be picked now: available, and not
+// ejected (or the panic threshold is in force), and admitted by slow start.
+// Callers test clear first; usableNow is kept out of line so that the
+// caller's "clear() || usableNow()" stays small.
+//
+//go:noinline
+func (s *nodeState) usableNow() bool {
+	var now int64
+	return s.usableSlow(&now)
+}
+
+// usableAt is usable for the loops that may test many nodes: they share one
+// lazily read clock reading (*now, 0 until read), so a Pick reads the clock
+// at most once however many unhealthy nodes it meets. Hot paths call clear
+// first themselves: usableAt is one step too large to inline.
+func (s *nodeState) usableAt(now *int64) bool {
+	return s.clear() || s.usableSlow(now)
+}
+
+// usableSlow is for nodes that are unavailable, ejected or warming up.
+// Unavailability comes first: neither panic mode nor anything else sends a
+// request to a node whose guard is known to refuse it.
+func (s *nodeState) usableSlow(nowp *int64) bool {
+	if !s.availableAt(nowp) {
+		return false
+	}
+	g := s.gate.Load()
+	if g == 0 {
+		return true
+	}
+	if *nowp == 0 {
+		*nowp = s.cfg.now()
+	}
+	now := *nowp
+	if g > 0 {
+		if now < g {
+			return s.panicking()
+		}
+		g = s.reinstate(g, now)
+	}
+	if g == 0 {
+		return true
+	}
+	elapsed := now + g // g = -start
+	if elapsed >= s.cfg.slowStart {
+		s.gate.CompareAndSwap(g, 0)
+		return true
+	}
+	// Linear ramp: admitted with probability elapsed/SlowStart.
+	return elapsed > 0 && s.cfg.rand()%uint64(s.cfg.slowStart) < uint64(elapsed)
+}
+
+// reinstate ends an expired ejection (starting slow start if configured)
+// and returns the new gate.
+func (s *nodeState) reinstate(until, now int64) int64 {
+	next := int64(0)
+	if s.cfg.slowStart > 0 {
+		next = -now
+	}
+	if !s.gate.CompareAndSwap(until, next) {
+		return s.gate.Load() // another Pick reinstated it
+	}
+	if c := s.counts.Load(); c != nil {
+		c.ejected.Add(-1)
+	}
+	s.backAt.Store(now)
+	return next
+}
+
+// panicking reports whether fewer than PanicPercent of the nodes are not
+// ejected, in which case ejected nodes are picked too. Unavailable nodes do
+// not enter the count: they neither push a picker into panic nor are picked
+// in it.
+func (s *nodeState) panicking() bool {
+	c := s.counts.Load()
+	if c == nil || s.cfg.panicPct == 0 {
+		return false
+	}
+	healthy := c.n - c.ejected.Load()
+	return healthy*100 < s.cfg.panicPct*c.n
+}
