@@ -15,6 +15,10 @@ var windows = []struct {
 	{"count", breaker.Config{}},
 	{"time", breaker.Config{WindowTime: 10 * time.Second}},
 	{"count+slowcall", breaker.Config{SlowCall: time.Second}},
+	// The cost of Config.Observer: an EventSuccess per call, delivered to an
+	// observer that does nothing (what an observer does is its own cost).
+	{"count/observed", breaker.Config{Observer: func(breaker.Event) {}}},
+	{"time/observed", breaker.Config{WindowTime: 10 * time.Second, Observer: func(breaker.Event) {}}},
 }
 
 func ok(context.Context) error { return nil }
@@ -67,6 +71,17 @@ func BenchmarkAllowDone(b *testing.B) {
 // BenchmarkRejectOpen measures a rejection by an open breaker.
 func BenchmarkRejectOpen(b *testing.B) {
 	br, _ := breaker.New(breaker.Config{OpenFor: time.Hour})
+	br.Trip()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = br.Allow()
+	}
+}
+
+// BenchmarkRejectOpenObserved is BenchmarkRejectOpen with an observer: an
+// EventRejected per call.
+func BenchmarkRejectOpenObserved(b *testing.B) {
+	br, _ := breaker.New(breaker.Config{OpenFor: time.Hour, Observer: func(breaker.Event) {}})
 	br.Trip()
 	b.ReportAllocs()
 	for b.Loop() {

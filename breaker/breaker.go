@@ -42,8 +42,8 @@ type Breaker struct {
 	timeWin  bool
 	slowCall int64 // cfg.SlowCall in ns; 0 = off
 
-	failures, slow, ignored, rejected atomic.Uint64
-	trips                             atomic.Uint64
+	failures, slow, ignored, rejected atomic.Int64
+	trips                             atomic.Int64
 	openErr                           atomic.Pointer[OpenError]
 	openUntil                         atomic.Int64 // ns since epoch; written under mu
 	halfOpenErr                       *OpenError   // the HalfOpen rejection; immutable
@@ -57,6 +57,8 @@ type Breaker struct {
 	lastProbeAt int64    // guarded by mu
 	probeOK     int      // successful probes this HalfOpen; guarded by mu
 	notes       notifier // guarded by mu
+
+	obs observer // obs.fn nil: no observer (and observedBit clear)
 }
 
 const (
@@ -90,7 +92,11 @@ func newBreaker(c Config) *Breaker {
 	if c.Classify != nil {
 		word |= classifiedBit
 	}
+	if c.Observer != nil {
+		word |= observedBit
+	}
 	b.state.Store(word)
+	b.obs.fn, b.obs.name = c.Observer, c.Name
 	b.halfOpenErr = &OpenError{Name: c.Name, State: HalfOpen}
 	b.successes.init()
 	b.win.init(c)
@@ -195,15 +201,27 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 		// openUntil, and a close zeroes openUntil, so a stale w cannot
 		// reject for a period that has been closed.
 		b.rejected.Add(1)
-		return Permit{}, b.openErr.Load()
+		oe := b.openErr.Load()
+		if b.obs.fn != nil {
+			b.obs.emit(Event{Kind: EventRejected, Reason: ReasonOpen, Err: oe, Until: oe.Until})
+		}
+		return Permit{}, oe
 	}
 	b.mu.Lock()
-	p, err := b.admitLocked(now)
-	b.unlockAndNotify()
+	var ev Event
+	p, err := b.admitLocked(now, &ev)
+	if ev.Kind != 0 {
+		b.unlockAndNotifyAround(nil, &ev) // after the transition that led to it
+	} else {
+		b.unlockAndNotify()
+	}
 	return p, err
 }
 
-func (b *Breaker) admitLocked(now int64) (Permit, error) {
+// admitLocked decides an admission in Open or HalfOpen. With an observer,
+// it fills ev with the call's event (a probe admitted, a rejection), to be
+// delivered once the lock is released.
+func (b *Breaker) admitLocked(now int64, ev *Event) (Permit, error) {
 	w := b.state.Load()
 	if stateOf(w) == Open && now >= b.openUntil.Load() {
 		b.setStateLocked(HalfOpen)
@@ -217,17 +235,27 @@ func (b *Breaker) admitLocked(now int64) (Permit, error) {
 		b.reclaimLocked(now)
 		if len(b.probes)+b.probeOK < b.cfg.HalfOpenCalls {
 			p.tag = b.admitProbeLocked(now) | probeBit
+			if b.obs.fn != nil {
+				*ev = Event{Kind: EventProbe, Probe: true}
+			}
 			return p, nil
 		}
 	}
 	b.rejected.Add(1)
+	var err *OpenError
+	reason := ReasonOpen
+	if stateOf(w) == HalfOpen {
+		err, reason = b.halfOpenErr, ReasonHalfOpen
+	} else {
+		err = b.openErr.Load()
+	}
+	if b.obs.fn != nil {
+		*ev = Event{Kind: EventRejected, Reason: reason, Err: err, Until: err.Until, Shadow: b.cfg.Shadow}
+	}
 	if b.cfg.Shadow {
 		return p, nil // a bystander: its outcome is counted, not judged
 	}
-	if stateOf(w) == HalfOpen {
-		return Permit{}, b.halfOpenErr
-	}
-	return Permit{}, b.openErr.Load()
+	return Permit{}, err
 }
 
 // admitProbeLocked takes a probe slot and returns the probe's admission
@@ -277,12 +305,15 @@ func (b *Breaker) countSuccess() bool {
 // state word at admission) when countSuccess could not: in a time window
 // whose current bucket has ended it rotates the window under the lock; a
 // success that can trip the breaker is evaluated.
-func (b *Breaker) closedSuccessSlow(word uint64) {
+func (b *Breaker) closedSuccessSlow(word uint64, err error) {
 	if b.timeWin && b.now() >= b.bucketEnd.Load() {
-		b.recordSlow(Permit{b: b, word: word}, Success)
+		b.recordSlow(Permit{b: b, word: word}, Success, err)
 		return
 	}
 	b.successes.add()
+	if b.obs.fn != nil {
+		b.obs.emit(Event{Kind: EventSuccess, Err: err})
+	}
 	if b.flags.Load()&watchBit != 0 {
 		b.evaluateNow()
 	}
@@ -303,25 +334,31 @@ func (b *Breaker) classify(err error) Outcome {
 	return DefaultClassify(err)
 }
 
-// record records a classified outcome. A success in Closed that was not slow
-// stays lock-free; with SlowCall it reads the clock once.
-func (b *Breaker) record(p Permit, o Outcome) {
+// record records a classified outcome of a call whose error was err. A
+// success in Closed that was not slow stays lock-free; with SlowCall it
+// reads the clock once.
+func (b *Breaker) record(p Permit, o Outcome, err error) {
 	if o != Success || stateOf(p.word) != Closed {
-		b.recordSlow(p, o)
+		b.recordSlow(p, o, err)
 		return
 	}
 	if b.slowCall == 0 {
 		if !b.countSuccess() {
-			b.closedSuccessSlow(p.word)
+			b.closedSuccessSlow(p.word, err)
+		} else if b.obs.fn != nil {
+			b.obs.emit(Event{Kind: EventSuccess, Err: err})
 		}
 		return
 	}
 	now := b.now()
 	if now-p.start() >= b.slowCall || b.timeWin && now >= b.bucketEnd.Load() {
-		b.recordSlow(p, o) // a slow call, or the first outcome of a new bucket
+		b.recordSlow(p, o, err) // a slow call, or the first outcome of a new bucket
 		return
 	}
 	b.successes.add()
+	if b.obs.fn != nil {
+		b.obs.emit(Event{Kind: EventSuccess, Err: err})
+	}
 	if b.flags.Load()&watchBit != 0 {
 		b.evaluateNow()
 	}
@@ -329,7 +366,7 @@ func (b *Breaker) record(p Permit, o Outcome) {
 
 // recordSlow records failures, slow calls, probes, stale permits and the
 // outcomes that rotate a time window.
-func (b *Breaker) recordSlow(p Permit, o Outcome) {
+func (b *Breaker) recordSlow(p Permit, o Outcome, err error) {
 	if o == Ignore {
 		b.ignored.Add(1)
 		if p.isProbe() {
@@ -341,6 +378,9 @@ func (b *Breaker) recordSlow(p Permit, o Outcome) {
 			}
 			b.mu.Unlock()
 		}
+		if b.obs.fn != nil {
+			b.obs.emit(Event{Kind: EventIgnored, Err: err, Probe: p.isProbe()})
+		}
 		return
 	}
 	now := b.now()
@@ -350,7 +390,13 @@ func (b *Breaker) recordSlow(p Permit, o Outcome) {
 	}
 	b.mu.Lock()
 	ask := b.recordLocked(p, o, now, slow)
-	b.unlockAndNotify()
+	if b.obs.fn != nil {
+		// Delivered before whatever transition the outcome caused.
+		ev := Event{Kind: outcomeKind(o), Err: err, Probe: p.isProbe(), Slow: slow}
+		b.unlockAndNotifyAround(&ev, nil)
+	} else {
+		b.unlockAndNotify()
+	}
 	b.askShouldTrip(ask)
 }
 
@@ -457,14 +503,18 @@ func (b *Breaker) resetWindowLocked(now int64) {
 }
 
 // setStateLocked moves to s with a new generation and queues the
-// OnStateChange call.
+// EventStateChange (an Open breaker's openUntil is already set).
 func (b *Breaker) setStateLocked(s State) {
 	old := b.state.Load()
 	b.probes = b.probes[:0]
 	b.probeOK = 0
 	b.state.Store(nextWord(old, s))
-	if b.cfg.OnStateChange != nil && stateOf(old) != s {
-		b.notes.push(stateOf(old), s)
+	if b.obs.fn != nil && stateOf(old) != s {
+		e := Event{Kind: EventStateChange, From: stateOf(old), To: s}
+		if s == Open {
+			e.Until = b.openErr.Load().Until
+		}
+		b.pushLocked(e)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // TestConcurrentInvariants hammers one breaker from 8 goroutines × 10,000
 // calls with random outcomes and checks the invariants that must survive
 // any interleaving: every admitted call is counted once, at most
-// HalfOpenCalls probes are in flight, and OnStateChange sees a valid,
+// HalfOpenCalls probes are in flight, and the observer sees a valid,
 // duplicate-free sequence.
 func TestConcurrentInvariants(t *testing.T) {
 	for _, tc := range []struct {
@@ -42,7 +42,11 @@ func hammer(t *testing.T, cfg Config, manual bool) {
 		last := Closed
 		cfg.OpenFor = 2 * time.Millisecond
 		cfg.HalfOpenCalls = probes
-		cfg.OnStateChange = func(_ string, from, to State) {
+		cfg.Observer = func(e Event) {
+			if e.Kind != EventStateChange {
+				return
+			}
+			from, to := e.From, e.To
 			mu.Lock()
 			defer mu.Unlock()
 			if from != last || from == to || (from == Closed && to == HalfOpen) {
@@ -105,8 +109,8 @@ func hammer(t *testing.T, cfg Config, manual bool) {
 
 		s := b.Stats()
 		require.Equal(t, int64(goroutines*calls), admitted.Load()+rejected.Load())
-		require.Equal(t, uint64(admitted.Load()), s.Successes+s.Failures+s.Ignored, "every admitted call recorded once: %+v", s)
-		require.Equal(t, uint64(rejected.Load()), s.Rejected)
+		require.Equal(t, admitted.Load(), s.Successes+s.Failures+s.Ignored, "every admitted call recorded once: %+v", s)
+		require.Equal(t, rejected.Load(), s.Rejected)
 		if !manual { // a Trip or Reset frees the slots of probes still in flight
 			require.LessOrEqual(t, maxProbes.Load(), int64(probes))
 		}
@@ -120,7 +124,7 @@ func hammer(t *testing.T, cfg Config, manual bool) {
 				opens++
 			}
 		}
-		require.Equal(t, s.Trips, uint64(opens), "one OnStateChange per trip: %v", summary(events))
+		require.Equal(t, s.Trips, int64(opens), "one EventStateChange per trip: %v", summary(events))
 	})
 }
 

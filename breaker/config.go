@@ -15,7 +15,7 @@ import (
 // FailureRate or the slow-call rate reaching SlowRate. ShouldTrip replaces
 // that rule with a function of the window's Counts.
 type Config struct {
-	// Name identifies the breaker in errors and in OnStateChange.
+	// Name identifies the breaker in errors and events.
 	Name string
 
 	// WindowSize is the count window: the trip decision looks at the last
@@ -97,9 +97,13 @@ type Config struct {
 	// says.
 	Classify func(error) Outcome
 
-	// OnStateChange, if set, is called once per transition, in transition
-	// order, never under a lock of the breaker (see the package doc).
-	OnStateChange func(name string, from, to State)
+	// Observer, if set, receives the breaker's events (see Event): every
+	// call's outcome, every rejection, every transition and every probe,
+	// never under a lock of the breaker, transitions one at a time in the
+	// order they happened (see the package doc). A panic in it is
+	// recovered and counted in Stats.ObserverPanics. Nil (the default)
+	// costs the hot paths nothing.
+	Observer func(Event)
 
 	// Shadow records outcomes, changes state and reports Stats as usual but
 	// never rejects a call: the safe way to try thresholds on live traffic.

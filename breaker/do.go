@@ -27,11 +27,11 @@ func (b *Breaker) Do(ctx context.Context, fn func(context.Context) error) error 
 	err := fn(ctx)
 	running = false
 	if err != nil {
-		b.record(Permit{b: b, word: w}, b.outcome(ctx, err))
+		b.record(Permit{b: b, word: w}, b.outcome(ctx, err), err)
 		return err
 	}
 	if !b.countSuccess() {
-		b.closedSuccessSlow(w)
+		b.closedSuccessSlow(w, nil)
 	}
 	return nil
 }
@@ -45,7 +45,7 @@ func (b *Breaker) doSlow(ctx context.Context, w uint64, fn func(context.Context)
 	}
 	defer p.donePanicked()
 	err = fn(ctx)
-	b.record(p.take(), b.outcome(ctx, err))
+	b.record(p.take(), b.outcome(ctx, err), err)
 	return err
 }
 
@@ -71,6 +71,6 @@ func Call[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, e
 	}
 	defer p.donePanicked()
 	v, err := fn(ctx)
-	b.record(p.take(), b.outcome(ctx, err))
+	b.record(p.take(), b.outcome(ctx, err), err)
 	return v, err
 }

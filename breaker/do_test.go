@@ -28,7 +28,7 @@ func TestDoAndCall(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		err = b.Do(cctx, func(ctx context.Context) error { cancel(); return errBoom })
 		require.ErrorIs(t, err, errBoom)
-		require.Equal(t, uint64(1), b.Stats().Ignored)
+		require.Equal(t, int64(1), b.Stats().Ignored)
 		require.ErrorIs(t, b.Do(cctx, func(context.Context) error { t.Error("fn called on a done ctx"); return nil }), context.Canceled)
 
 		require.ErrorIs(t, b.Do(ctx, func(context.Context) error { return errBoom }), errBoom)
@@ -63,7 +63,7 @@ func TestCustomClassify(t *testing.T) {
 	require.NoError(t, err)
 	record(b, 5, errNotFound)
 	require.Equal(t, breaker.Closed, b.State())
-	require.Equal(t, uint64(5), b.Stats().Successes)
+	require.Equal(t, int64(5), b.Stats().Successes)
 }
 
 // A call that panics is a failure, and the panic goes on to the caller
@@ -115,7 +115,7 @@ func TestPanicCountsInStats(t *testing.T) {
 	require.Equal(t, "boom", panicThrough(b, false))
 	require.Equal(t, "boom", panicThrough(b, true))
 	s := b.Stats()
-	require.Equal(t, uint64(2), s.Failures)
+	require.Equal(t, int64(2), s.Failures)
 	require.Equal(t, int64(2), s.WindowFailures)
 	require.Zero(t, s.Successes)
 }
@@ -131,5 +131,5 @@ func TestGoexitIsRecordedAsFailure(t *testing.T) {
 		_ = b.Do(context.Background(), func(context.Context) error { runtime.Goexit(); return nil })
 	}()
 	<-done
-	require.Equal(t, uint64(1), b.Stats().Failures)
+	require.Equal(t, int64(1), b.Stats().Failures)
 }

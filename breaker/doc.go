@@ -33,7 +33,7 @@
 //
 // Every exported type is safe for concurrent use. In Closed, Allow, Done and
 // Do take no lock and allocate nothing. User callbacks (Classify,
-// ShouldTrip, OnStateChange) are never called under a lock of the breaker.
+// ShouldTrip, Observer) are never called under a lock of the breaker.
 //
 // # State machine
 //
@@ -83,14 +83,23 @@
 // read in Allow and one in Done. Under concurrency the window is exact up to
 // the order in which racing outcomes are numbered.
 //
-// # OnStateChange
+// # Events
 //
-// OnStateChange is called once per transition, in transition order, never
-// under a lock, even when many goroutines race. A callback may call the
-// breaker, even Trip or Reset; its own transition is delivered after it
-// returns. The price of that guarantee: a goroutine may return from the call
-// that made a transition before the callback for it has run (another
-// goroutine delivers it).
+// Config.Observer receives an Event for every outcome (EventSuccess,
+// EventFailure, EventIgnored), every rejection (EventRejected, with its
+// Reason), every transition (EventStateChange) and every probe admitted
+// (EventProbe), under the delivery rule of package bulwark: never under a
+// lock of the breaker, even when many goroutines race. Transitions are
+// queued and delivered one at a time, in the order they happened. An
+// observer may call the breaker, even Trip or Reset; the transitions that
+// causes are delivered after it returns. The price of that guarantee: a
+// goroutine may return from the call that made a transition before the
+// event for it has been delivered (another goroutine delivers it). A call's
+// own events are delivered by its goroutine before it returns: a failure
+// before the trip it caused, a probe after the transition that admitted it.
+// A panicking observer is recovered and counted in Stats.ObserverPanics; the
+// breaker decides as if it had returned. Without an Observer the hot paths
+// pay nothing: its presence is a bit of the state word they test anyway.
 //
 // # Defaults
 //
@@ -116,7 +125,7 @@
 //
 // NewGroup keeps one breaker per key, created on first use, at most MaxKeys
 // of them (least recently used evicted first) and, with IdleTTL, dropping
-// keys not used for that long; All enumerates them. NewTransport breaks per
+// keys not used for that long; All enumerates them and AllStats their Stats. NewTransport breaks per
 // host for an http.Client: status ≥ 500 and transport errors are failures
 // (configurable), a rejected request never reaches the network and its error
 // wraps the *OpenError, and a Retry-After on a 503 or 429 may lengthen the

@@ -228,3 +228,30 @@ func ExampleBreaker_Stats() {
 	fmt.Println(expvar.Get("breaker.payments").String())
 	// Output: {"failures":0,"rejected":0,"state":"closed","trips":0}
 }
+
+func ExampleEvent() {
+	b, _ := breaker.New(breaker.Config{
+		Name:                "db",
+		ConsecutiveFailures: 2,
+		OpenFor:             time.Minute,
+		Observer: func(e breaker.Event) {
+			switch e.Kind {
+			case breaker.EventStateChange:
+				fmt.Printf("%s: %s → %s\n", e.Name, e.From, e.To)
+			case breaker.EventRejected:
+				fmt.Printf("%s: rejected (%s)\n", e.Name, e.Reason)
+			default:
+				fmt.Printf("%s: %s\n", e.Name, e.Kind)
+			}
+		},
+	})
+	fail := func(context.Context) error { return errors.New("connection refused") }
+	for range 3 {
+		_ = b.Do(context.Background(), fail)
+	}
+	// Output:
+	// db: failure
+	// db: failure
+	// db: closed → open
+	// db: rejected (open)
+}

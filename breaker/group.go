@@ -26,7 +26,9 @@ const defaultMaxKeys = 1024
 // use from a shared Config: Get is what most callers want, and a Transport
 // keeps its per-host breakers in one. It is safe for concurrent use: Get of
 // a known key takes a read lock only; concurrent Gets of a new key create
-// one breaker. All enumerates the breakers, for an exporter of their Stats.
+// one breaker. All enumerates the breakers and AllStats their Stats, for an
+// exporter. Every breaker shares the Config's Observer, and its events carry
+// its own name (see NewGroup).
 //
 // An evicted key loses its state: the next Get starts it Closed with an
 // empty window. Evicting the least recently used key, rather than refusing
@@ -167,6 +169,25 @@ func (g *Group) All() iter.Seq2[string, *Breaker] {
 		slices.SortFunc(members, func(x, y member) int { return cmp.Compare(x.key, y.key) })
 		for _, m := range members {
 			if !yield(m.key, m.b) {
+				return
+			}
+		}
+	}
+}
+
+// AllStats returns an iterator over the Stats of the group's breakers and
+// their keys, in key order, as All enumerates them (weakly consistent,
+// under no lock while the loop body runs): what an exporter publishes,
+//
+//	for key, s := range g.AllStats() {
+//		gauge.Set(key, float64(s.State))
+//	}
+//
+// Each breaker's Stats is taken when the loop reaches it.
+func (g *Group) AllStats() iter.Seq2[string, Stats] {
+	return func(yield func(string, Stats) bool) {
+		for key, b := range g.All() {
+			if !yield(key, b.Stats()) {
 				return
 			}
 		}

@@ -39,7 +39,7 @@ func (p *Permit) Done(err error) {
 	if b, w := p.b, p.word; b != nil && err == nil && w&plainMask == 0 {
 		*p = Permit{}
 		if !b.countSuccess() {
-			b.closedSuccessSlow(w)
+			b.closedSuccessSlow(w, nil)
 		}
 		return
 	}
@@ -51,9 +51,9 @@ func (p *Permit) done(err error) {
 	q := p.take()
 	switch {
 	case q.b != nil:
-		q.b.record(q, q.b.classify(err))
+		q.b.record(q, q.b.classify(err), err)
 	case q.t != nil:
-		q.t.record(q.word, q.t.classify(err))
+		q.t.record(q.word, q.t.classify(err), err)
 	}
 }
 
@@ -82,5 +82,5 @@ func (p *Permit) donePanicked() {
 //go:noinline
 func (p *Permit) recordFailure() {
 	q := p.take()
-	q.b.record(q, Failure)
+	q.b.record(q, Failure, nil)
 }

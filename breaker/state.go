@@ -57,22 +57,27 @@ func (s *State) UnmarshalText(text []byte) error {
 //     time;
 //   - classifiedBit, set when Config.Classify is set: a nil error is not
 //     known to be a Success until Classify says so;
+//   - observedBit, set when Config.Observer is set: a success is an event
+//     to deliver;
 //   - a generation, bumped by every transition, so that a Permit can tell
 //     whether the state it was admitted under is still current.
 //
-// The two configuration bits never change after New. Keeping them in the
+// The three configuration bits never change after New. Keeping them in the
 // word lets the hot paths decide with one test of the word they load anyway:
 // a closed admission needs no start time when word&admitMask == 0, and a nil
-// error is a plain success (no classification, no clock) when
-// word&plainMask == 0.
+// error is a plain success (no classification, no clock, no event) when
+// word&plainMask == 0. So an unset Observer costs the hot paths nothing:
+// its bit rides on a test they make anyway.
 const (
 	stateBits     = 2
 	stateMask     = 1<<stateBits - 1
 	timedBit      = 1 << stateBits
 	classifiedBit = 1 << (stateBits + 1)
-	genShift      = stateBits + 2
+	observedBit   = 1 << (stateBits + 2)
+	configBits    = timedBit | classifiedBit | observedBit
+	genShift      = stateBits + 3
 	admitMask     = stateMask | timedBit
-	plainMask     = admitMask | classifiedBit
+	plainMask     = admitMask | classifiedBit | observedBit
 )
 
 func stateOf(word uint64) State { return State(word & stateMask) }
@@ -80,5 +85,5 @@ func stateOf(word uint64) State { return State(word & stateMask) }
 // nextWord is the word after a transition from old to s: same configuration
 // bits, next generation.
 func nextWord(old uint64, s State) uint64 {
-	return (old>>genShift+1)<<genShift | old&(timedBit|classifiedBit) | uint64(s)
+	return (old>>genShift+1)<<genShift | old&configBits | uint64(s)
 }

@@ -33,7 +33,7 @@ func TestStateText(t *testing.T) {
 	var got breaker.Stats
 	require.NoError(t, json.Unmarshal(raw, &got))
 	require.Equal(t, breaker.Open, got.State)
-	require.Equal(t, uint64(1), got.Trips)
+	require.Equal(t, int64(1), got.Trips)
 	raw, err = json.Marshal(map[string]breaker.State{"s": breaker.HalfOpen})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"s":"half-open"}`, string(raw))

@@ -8,12 +8,12 @@ type Stats struct {
 	// Lifetime outcome counts. Every completed Permit adds one to exactly one
 	// of Successes, Failures and Ignored. SlowCalls counts calls (successes
 	// or failures) that took at least SlowCall.
-	Successes, Failures, Ignored, SlowCalls uint64
+	Successes, Failures, Ignored, SlowCalls int64
 	// Rejected counts calls refused (in Shadow mode: that would have been).
-	Rejected uint64
+	Rejected int64
 	// Trips counts the times the breaker opened: Closed→Open, HalfOpen→Open
 	// and Trip().
-	Trips uint64
+	Trips int64
 	// The current window (meaningful in Closed): what the trip rule sees.
 	WindowCalls, WindowFailures, WindowSlowCalls int64
 	// ConsecutiveFailures is the current run of failures (see Counts);
@@ -21,6 +21,8 @@ type Stats struct {
 	ConsecutiveFailures int64
 	// OpenUntil is the end of the open period; zero unless Open.
 	OpenUntil time.Time
+	// ObserverPanics counts panics of Config.Observer, recovered.
+	ObserverPanics int64
 }
 
 // Stats returns a snapshot. It takes the breaker's lock briefly; the
@@ -31,13 +33,14 @@ func (b *Breaker) Stats() Stats {
 	defer b.mu.Unlock()
 	w := b.state.Load()
 	s := Stats{
-		State:     stateOf(w),
-		Successes: b.successes.sum(),
-		Failures:  b.failures.Load(),
-		Ignored:   b.ignored.Load(),
-		SlowCalls: b.slow.Load(),
-		Rejected:  b.rejected.Load(),
-		Trips:     b.trips.Load(),
+		State:          stateOf(w),
+		Successes:      int64(b.successes.sum()),
+		Failures:       b.failures.Load(),
+		Ignored:        b.ignored.Load(),
+		SlowCalls:      b.slow.Load(),
+		Rejected:       b.rejected.Load(),
+		Trips:          b.trips.Load(),
+		ObserverPanics: b.obs.panics.Load(),
 	}
 	if s.State == Closed {
 		c := b.win.counts(b.total(), now)

@@ -22,6 +22,15 @@ type ThrottleConfig struct {
 	// Failure a backend rejection, Ignore withdraws the request from the
 	// count. Nil means DefaultClassify.
 	Classify func(error) Outcome
+	// Name identifies the throttle in its events; it may be empty.
+	Name string
+	// Observer, if set, receives the throttle's events (see Event): each
+	// call's outcome (EventSuccess, EventFailure, EventIgnored) and each
+	// rejection (EventRejected with ReasonThrottled), at once on the
+	// caller's goroutine, never under a lock. A panic in it is recovered and
+	// counted in ThrottleStats.ObserverPanics. Nil (the default) costs a
+	// call one branch.
+	Observer func(Event)
 }
 
 const (
@@ -53,7 +62,8 @@ type Throttle struct {
 
 	rotate   sync.Mutex // serializes the reset of a bucket
 	buckets  [throttleBuckets]throttleBucket
-	rejected atomic.Uint64
+	rejected atomic.Int64
+	obs      observer // obs.fn nil: no observer
 }
 
 type throttleBucket struct {
@@ -89,6 +99,7 @@ func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 	for i := range t.buckets {
 		t.buckets[i].num.Store(-1)
 	}
+	t.obs.fn, t.obs.name = cfg.Observer, cfg.Name
 	return t, nil
 }
 
@@ -104,6 +115,9 @@ func (t *Throttle) Allow() (Permit, error) {
 	p := rejectProbability(float64(requests), float64(accepts), t.cfg.K)
 	if p > 0 && t.rand() < p {
 		t.rejected.Add(1)
+		if t.obs.fn != nil {
+			t.obs.emit(Event{Kind: EventRejected, Reason: ReasonThrottled, Err: ErrThrottled, Probability: p})
+		}
 		return Permit{}, ErrThrottled
 	}
 	return Permit{t: t, word: uint64(cur)}, nil
@@ -143,9 +157,13 @@ func (t *Throttle) window(cur int64) (requests, accepts int64) {
 	return requests, accepts
 }
 
-// record records the backend's answer to a request counted in bucket
-// number cur: Success is an accept, Ignore withdraws the request.
-func (t *Throttle) record(cur uint64, o Outcome) {
+// record records the backend's answer, o for the call's error err, to a
+// request counted in bucket number cur: Success is an accept, Ignore
+// withdraws the request.
+func (t *Throttle) record(cur uint64, o Outcome, err error) {
+	if t.obs.fn != nil {
+		t.obs.emit(Event{Kind: outcomeKind(o), Err: err})
+	}
 	b := &t.buckets[cur%throttleBuckets]
 	if b.num.Load() != int64(cur) {
 		return // its bucket has expired: the request no longer counts
@@ -156,6 +174,17 @@ func (t *Throttle) record(cur uint64, o Outcome) {
 	case Ignore:
 		b.requests.Add(-1)
 	}
+}
+
+// outcomeKind is the event kind reporting o.
+func outcomeKind(o Outcome) EventKind {
+	switch o {
+	case Success:
+		return EventSuccess
+	case Ignore:
+		return EventIgnored
+	}
+	return EventFailure
 }
 
 // Do calls fn unless the throttle rejects it, and records the result. It
@@ -176,7 +205,7 @@ func (t *Throttle) Do(ctx context.Context, fn func(context.Context) error) error
 	if o == Failure && ctx.Err() == context.Canceled {
 		o = Ignore
 	}
-	t.record(p.take().word, o)
+	t.record(p.take().word, o, err)
 	return err
 }
 
@@ -184,7 +213,8 @@ func (t *Throttle) Do(ctx context.Context, fn func(context.Context) error) error
 type ThrottleStats struct {
 	Requests, Accepts int64   // in the current window
 	RejectProbability float64 // Eq. 21-1 for those counts
-	Rejected          uint64  // lifetime local rejections
+	Rejected          int64   // lifetime local rejections
+	ObserverPanics    int64   // panics of ThrottleConfig.Observer, recovered
 }
 
 // Stats returns a snapshot.
@@ -193,5 +223,6 @@ func (t *Throttle) Stats() ThrottleStats {
 	r, a := t.window(cur)
 	return ThrottleStats{Requests: r, Accepts: a,
 		RejectProbability: rejectProbability(float64(r), float64(a), t.cfg.K),
-		Rejected:          t.rejected.Load()}
+		Rejected:          t.rejected.Load(),
+		ObserverPanics:    t.obs.panics.Load()}
 }

@@ -63,7 +63,7 @@ func TestThrottleLongRun(t *testing.T) {
 				require.GreaterOrEqual(t, frac, tc.lo, "fraction let through")
 				require.LessOrEqual(t, frac, tc.hi, "fraction let through")
 				s := th.Stats()
-				require.Equal(t, uint64(calls-passed), s.Rejected)
+				require.Equal(t, int64(calls-passed), s.Rejected)
 				require.InDelta(t, 117, s.Requests, 4, "requests in a 2 min window at 1/s")
 			})
 		})

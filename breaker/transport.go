@@ -150,7 +150,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if o == Failure && req.Context().Err() == context.Canceled {
 		o = Ignore
 	}
-	b.record(p.take(), o)
+	b.record(p.take(), o, err)
 	if resp != nil && t.raCap > 0 && (resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests) {
 		if d, ok := retryafter.Parse(resp.Header.Get("Retry-After"), time.Now()); ok {
 			b.holdOpen(min(d, t.raCap))

@@ -179,7 +179,7 @@ func TestTransportClassifier(t *testing.T) {
 		req.Header.Set("Tenant", "t3")
 		_, err = rt.RoundTrip(req)
 		require.ErrorContains(t, err, "dial refused")
-		require.Equal(t, uint64(1), g.Get("t3").Stats().Failures)
+		require.Equal(t, int64(1), g.Get("t3").Stats().Failures)
 	})
 }
 

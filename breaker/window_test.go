@@ -48,8 +48,8 @@ func TestTimeWindowExpiry(t *testing.T) {
 		require.Equal(t, breaker.Closed, b.State())
 
 		s := b.Stats()
-		require.Equal(t, uint64(113), s.Successes, "lifetime successes")
-		require.Equal(t, uint64(41), s.Failures, "lifetime failures")
+		require.Equal(t, int64(113), s.Successes, "lifetime successes")
+		require.Equal(t, int64(41), s.Failures, "lifetime failures")
 	})
 }
 

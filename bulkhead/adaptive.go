@@ -87,9 +87,15 @@ type AdaptiveConfig struct {
 	// the new estimate, in (0, 1]. 0 (default) means Netflix's 1.0 for Vegas
 	// and 0.2 for Gradient2. Ignored by AIMD.
 	Smoothing float64
-	// OnReject, if set, is called with ErrFull after each rejection, never
-	// under a lock. Nil (default) means no callback.
-	OnReject func(err error)
+	// Name identifies the limiter in its events; it may be empty.
+	Name string
+	// Observer, if set, receives the limiter's events (see Event): every
+	// rejection, every finished call (EventSuccess with its RTT,
+	// EventDropped, EventIgnored) and every limit change, never under a
+	// lock, outcomes and the limit changes they cause in the order they
+	// took effect. A panic in it is recovered and counted in
+	// AdaptiveStats.ObserverPanics. Nil (default) costs a call one branch.
+	Observer func(Event)
 }
 
 func (c AdaptiveConfig) validate() error {
@@ -178,19 +184,20 @@ func (c AdaptiveConfig) withDefaults() (AdaptiveConfig, error) {
 type Adaptive struct {
 	limit    atomic.Int64 // current limit, read on every admission
 	inFlight atomic.Int64
-	admitted atomic.Uint64
-	rejected atomic.Uint64
-	dropped  atomic.Uint64
-	misuse   atomic.Uint64
-	onReject func(error)
+	admitted atomic.Int64
+	rejected atomic.Int64
+	dropped  atomic.Int64
+	misuse   atomic.Int64
 	epoch    time.Time // Permit.start counts from here (monotonic)
 	minLimit int
 	maxLimit int
 
-	mu         sync.Mutex // guards the fields below
+	mu         sync.Mutex // guards the fields below, and obs's queue
 	alg        algorithm
 	windowSize int
 	window     sampleWindow
+
+	obs observer // obs.fn nil: no observer
 }
 
 // sampleWindow aggregates completed calls between two algorithm updates.
@@ -222,13 +229,13 @@ func NewAdaptive(cfg AdaptiveConfig) (*Adaptive, error) {
 		return nil, err
 	}
 	a := &Adaptive{
-		onReject:   cfg.OnReject,
 		windowSize: cfg.WindowSize,
 		epoch:      time.Now(),
 		minLimit:   cfg.MinLimit,
 		maxLimit:   cfg.MaxLimit,
 	}
 	a.alg = newAlgorithm(cfg, rand.Float64)
+	a.obs.fn, a.obs.name = cfg.Observer, cfg.Name
 	a.limit.Store(int64(cfg.InitialLimit))
 	return a, nil
 }
@@ -241,8 +248,8 @@ func (a *Adaptive) TryAcquire() (Permit, bool) {
 		n := a.inFlight.Load()
 		if n >= a.limit.Load() {
 			a.rejected.Add(1)
-			if a.onReject != nil {
-				a.onReject(ErrFull)
+			if a.obs.fn != nil {
+				a.obs.emit(Event{Kind: EventRejected, Reason: ReasonFull, Err: ErrFull})
 			}
 			return Permit{}, false
 		}
@@ -295,14 +302,16 @@ func (a *Adaptive) SetLimit(n int) error {
 	}
 	a.mu.Lock()
 	a.alg.set(float64(n))
-	a.limit.Store(int64(n))
-	a.mu.Unlock()
+	if old := a.limit.Swap(int64(n)); a.obs.fn != nil && old != int64(n) {
+		a.obs.pushLocked(Event{Kind: EventLimitChanged, OldLimit: int(old), NewLimit: n})
+	}
+	a.obs.unlockAndDeliver(&a.mu, nil)
 	return nil
 }
 
-// finish records one finished call and, when its window is full, updates the
-// limit.
-func (a *Adaptive) finish(p Permit, o outcome) {
+// finish records one finished call, whose error was err, and, when its
+// window is full, updates the limit.
+func (a *Adaptive) finish(p Permit, o outcome, err error) {
 	if a.inFlight.Add(-1) < 0 {
 		// More Dones than admissions: a copy of a finished Permit. Undo it,
 		// so the limit is not inflated for good, and record nothing.
@@ -311,6 +320,9 @@ func (a *Adaptive) finish(p Permit, o outcome) {
 		return
 	}
 	if o == outcomeIgnore {
+		if a.obs.fn != nil {
+			a.obs.emit(Event{Kind: EventIgnored, Err: err})
+		}
 		return
 	}
 	elapsed := time.Since(a.epoch)
@@ -319,7 +331,26 @@ func (a *Adaptive) finish(p Permit, o outcome) {
 		a.dropped.Add(1)
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	if a.obs.fn == nil {
+		a.recordLocked(p, o, elapsed, rtt)
+		a.mu.Unlock()
+		return
+	}
+	if from, to := a.recordLocked(p, o, elapsed, rtt); from != to {
+		a.obs.pushLocked(Event{Kind: EventLimitChanged, OldLimit: from, NewLimit: to})
+	}
+	e := Event{Kind: EventSuccess, RTT: rtt}
+	if o == outcomeDrop {
+		e.Kind, e.Err = EventDropped, err
+	}
+	a.obs.unlockAndDeliver(&a.mu, &e)
+}
+
+// recordLocked adds a finished call to the window and, when the window is
+// full, updates the limit; it returns the limit before and after (equal
+// when it did not move). elapsed is the time since epoch at the finish.
+func (a *Adaptive) recordLocked(p Permit, o outcome, elapsed, rtt time.Duration) (from, to int) {
+	from = int(a.limit.Load())
 	w := &a.window
 	w.count++
 	if o == outcomeSample {
@@ -333,8 +364,8 @@ func (a *Adaptive) finish(p Permit, o outcome) {
 	}
 	w.maxInFlight = max(w.maxInFlight, int(p.inFlight))
 	w.dropped = w.dropped || o == outcomeDrop
-	if w.count < max(a.windowSize, int(a.limit.Load())) {
-		return
+	if w.count < max(a.windowSize, from) {
+		return from, from
 	}
 	var meanRTT time.Duration // 0: every call in the window dropped
 	if w.timed > 0 {
@@ -343,30 +374,34 @@ func (a *Adaptive) finish(p Permit, o outcome) {
 	limit := a.alg.update(a.epoch.Add(elapsed), meanRTT, w.maxInFlight, w.dropped)
 	a.limit.Store(int64(limit))
 	*w = sampleWindow{}
+	return from, limit
 }
 
 // AdaptiveStats is a snapshot of an Adaptive limiter's counters.
 type AdaptiveStats struct {
-	Limit    int    // current limit
-	InFlight int    // calls admitted and not yet finished
-	Admitted uint64 // calls admitted
-	Rejected uint64 // ErrFull rejections
-	Dropped  uint64 // calls finished as drops
+	Limit    int64 // current limit
+	InFlight int64 // calls admitted and not yet finished
+	Admitted int64 // calls admitted
+	Rejected int64 // ErrFull rejections
+	Dropped  int64 // calls finished as drops
 	// Misuse counts Dones undone because no call was in flight: each is a
 	// Done on a copy of a Permit already finished through another variable.
 	// One that lands while other calls are in flight is noticed when the
 	// last of them finishes. It should stay 0.
-	Misuse uint64
+	Misuse int64
+	// ObserverPanics counts panics of AdaptiveConfig.Observer, recovered.
+	ObserverPanics int64
 }
 
 // Stats returns a snapshot of the counters. It takes no lock.
 func (a *Adaptive) Stats() AdaptiveStats {
 	return AdaptiveStats{
-		Limit:    int(a.limit.Load()),
-		InFlight: int(a.inFlight.Load()),
-		Admitted: a.admitted.Load(),
-		Rejected: a.rejected.Load(),
-		Dropped:  a.dropped.Load(),
-		Misuse:   a.misuse.Load(),
+		Limit:          a.limit.Load(),
+		InFlight:       a.inFlight.Load(),
+		Admitted:       a.admitted.Load(),
+		Rejected:       a.rejected.Load(),
+		Dropped:        a.dropped.Load(),
+		Misuse:         a.misuse.Load(),
+		ObserverPanics: a.obs.panics.Load(),
 	}
 }

@@ -176,7 +176,7 @@ func seededRandom() func() float64 {
 
 func TestAdaptiveRejectsAtLimit(t *testing.T) {
 	var rejections int
-	a, err := NewAdaptive(AdaptiveConfig{InitialLimit: 2, MaxLimit: 2, OnReject: func(error) { rejections++ }})
+	a, err := NewAdaptive(AdaptiveConfig{InitialLimit: 2, MaxLimit: 2, Observer: onReject(func(error) { rejections++ })})
 	require.NoError(t, err)
 	p1, err := a.Acquire(context.Background())
 	require.NoError(t, err)
@@ -189,10 +189,10 @@ func TestAdaptiveRejectsAtLimit(t *testing.T) {
 	p1.Done(nil)
 	p2.Dropped()
 	s := a.Stats()
-	assert.Equal(t, 0, s.InFlight)
-	assert.Equal(t, uint64(2), s.Admitted)
-	assert.Equal(t, uint64(1), s.Rejected)
-	assert.Equal(t, uint64(1), s.Dropped)
+	assert.Equal(t, int64(0), s.InFlight)
+	assert.Equal(t, int64(2), s.Admitted)
+	assert.Equal(t, int64(1), s.Rejected)
+	assert.Equal(t, int64(1), s.Dropped)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = a.Acquire(ctx)
@@ -203,7 +203,7 @@ func TestAdaptiveDoOutcomes(t *testing.T) {
 	cases := []struct {
 		name        string
 		err         error
-		wantDropped uint64
+		wantDropped int64
 	}{
 		{"success", nil, 0},
 		{"deadline is a drop", context.DeadlineExceeded, 1},
@@ -218,7 +218,7 @@ func TestAdaptiveDoOutcomes(t *testing.T) {
 			got := a.Do(context.Background(), func(context.Context) error { return tc.err })
 			assert.Equal(t, tc.err, got)
 			assert.Equal(t, tc.wantDropped, a.Stats().Dropped)
-			assert.Equal(t, 0, a.Stats().InFlight)
+			assert.Equal(t, int64(0), a.Stats().InFlight)
 		})
 	}
 }

@@ -70,7 +70,7 @@ func TestRateLimiterInterface(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				lim, wantAt := tc.mk(time.Now())
 				var rejections []error
-				b := mustNew(t, Config{MaxConcurrent: 8, RateLimiter: lim, OnReject: func(err error) { rejections = append(rejections, err) }})
+				b := mustNew(t, Config{MaxConcurrent: 8, RateLimiter: lim, Observer: onReject(func(err error) { rejections = append(rejections, err) })})
 				for range 2 {
 					p, err := b.Acquire(context.Background())
 					require.NoError(t, err)
@@ -87,10 +87,10 @@ func TestRateLimiterInterface(t *testing.T) {
 				_, ok = b.TryAcquire()
 				assert.False(t, ok)
 				require.Len(t, rejections, 2)
-				assert.Equal(t, err.Error(), rejections[1].Error(), "OnReject sees the TryAcquire rejection in full")
+				assert.Equal(t, err.Error(), rejections[1].Error(), "the observer sees the TryAcquire rejection in full")
 				s := b.Stats()
-				assert.Equal(t, uint64(2), s.RejectedRate)
-				assert.Equal(t, uint64(2), s.Admitted)
+				assert.Equal(t, int64(2), s.RejectedRate)
+				assert.Equal(t, int64(2), s.Admitted)
 			})
 		})
 	}
@@ -107,14 +107,14 @@ func TestRateCheckBeforeSlots(t *testing.T) {
 	assert.False(t, ok)
 	assert.Equal(t, int64(8), f.tokens.Load(), "the full call spent its token")
 	s := b.Stats()
-	assert.Equal(t, uint64(1), s.RejectedFull)
+	assert.Equal(t, int64(1), s.RejectedFull)
 	assert.Zero(t, s.RejectedRate)
 
 	f.tokens.Store(0)
 	p.Done(nil)
 	_, err := b.Acquire(context.Background())
 	assert.ErrorIs(t, err, ErrRateLimited)
-	assert.Equal(t, 1, b.Stats().Available, "a rate rejection leaves the slots alone")
+	assert.Equal(t, int64(1), b.Stats().Available, "a rate rejection leaves the slots alone")
 }
 
 // A limiter that never refills has no next admission to report.

@@ -90,6 +90,17 @@ func BenchmarkTryAcquireRejected(b *testing.B) {
 			}
 		}
 	})
+	b.Run("full/observed", func(b *testing.B) {
+		// An EventRejected per call, to an observer that does nothing.
+		bh := mustNewB(b, Config{MaxConcurrent: 1, Observer: func(Event) {}})
+		bh.TryAcquire()
+		b.ReportAllocs()
+		for b.Loop() {
+			if p, ok := bh.TryAcquire(); ok {
+				p.Done(nil)
+			}
+		}
+	})
 	b.Run("rate", func(b *testing.B) {
 		bh := mustNewB(b, Config{MaxConcurrent: 1, Rate: 1e-9, Burst: 1})
 		bh.TryAcquire()
@@ -116,9 +127,9 @@ func BenchmarkDo(b *testing.B) {
 
 func BenchmarkAdaptiveAcquireDone(b *testing.B) {
 	ctx := context.Background()
-	for _, alg := range []Algorithm{AIMD, Vegas, Gradient2} {
-		b.Run(alg.String(), func(b *testing.B) {
-			a, err := NewAdaptive(AdaptiveConfig{Algorithm: alg, InitialLimit: 1000, MaxLimit: 1000})
+	run := func(name string, cfg AdaptiveConfig) {
+		b.Run(name, func(b *testing.B) {
+			a, err := NewAdaptive(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -132,6 +143,12 @@ func BenchmarkAdaptiveAcquireDone(b *testing.B) {
 			})
 		})
 	}
+	for _, alg := range []Algorithm{AIMD, Vegas, Gradient2} {
+		run(alg.String(), AdaptiveConfig{Algorithm: alg, InitialLimit: 1000, MaxLimit: 1000})
+	}
+	// An EventSuccess per call (and an EventLimitChanged per moved window),
+	// to an observer that does nothing.
+	run("Vegas/observed", AdaptiveConfig{Algorithm: Vegas, InitialLimit: 1000, MaxLimit: 1000, Observer: func(Event) {}})
 }
 
 func mustNewB(b *testing.B, cfg Config) *Bulkhead {

@@ -43,10 +43,14 @@ type Config struct {
 	// The rate check comes before the slot check, so a call rejected as full
 	// has still spent a token.
 	RateLimiter RateLimiter
-	// OnReject, if set, is called with the rejection error (ErrFull,
-	// ErrTimeout, ErrRateLimited or a *RateLimitedError) after each
-	// rejection, never under a lock. Nil (default) means no callback.
-	OnReject func(err error)
+	// Name identifies the Bulkhead in its events; it may be empty.
+	Name string
+	// Observer, if set, receives the Bulkhead's events (see Event): every
+	// rejection with its Reason, every queued caller whose context ended,
+	// every SetLimit. It is never called under a lock; a panic in it is
+	// recovered and counted in Stats.ObserverPanics. Nil (default) costs
+	// the fast paths nothing: admissions and releases report no event.
+	Observer func(Event)
 }
 
 // validate reports the first invalid field, naming it and its value.
@@ -157,7 +161,6 @@ type Bulkhead struct {
 	limit      uint64      // atomic: current number of slots
 	maxWaiting uint64
 	maxWait    time.Duration
-	onReject   func(error)
 
 	mu    sync.Mutex // guards queue, every queued waiter's fields, limit changes and surplus undo
 	queue fifo
@@ -169,6 +172,8 @@ type Bulkhead struct {
 	rejectedRate    atomic.Uint64
 	cancelled       atomic.Uint64
 	misuse          atomic.Uint64
+
+	obs observer // obs.fn nil: no observer; its queue is guarded by mu
 
 	_ [64]byte
 	// state is a plain word used only through sync/atomic functions (the
@@ -192,8 +197,8 @@ func New(cfg Config) (*Bulkhead, error) {
 		limit:      uint64(cfg.MaxConcurrent),
 		maxWaiting: uint64(cfg.MaxWaiting),
 		maxWait:    cfg.MaxWait,
-		onReject:   cfg.OnReject,
 	}
+	b.obs.fn, b.obs.name = cfg.Observer, cfg.Name
 	if cfg.Rate > 0 {
 		b.limiter = rate.NewLimiter(cfg.Rate, cfg.Burst)
 	}
@@ -204,7 +209,7 @@ func New(cfg Config) (*Bulkhead, error) {
 // TryAcquire takes a slot if one is free right now and nobody is queued. It
 // returns the Permit and true, or the zero Permit and false. It never blocks
 // and never queues; a false result counts as a rejection (ErrFull or
-// ErrRateLimited) in Stats and is passed to OnReject.
+// ErrRateLimited) in Stats and is reported to the Observer.
 //
 // At the very edge of the limit, under contention, TryAcquire may report
 // full while another caller's failed attempt is undoing itself at the same
@@ -229,7 +234,7 @@ func (b *Bulkhead) TryAcquire() (Permit, bool) {
 func (b *Bulkhead) tryAcquireSlow(s uint64) bool {
 	if s == 0 {
 		if !b.limiter.Allow() {
-			b.rejectRate(b.onReject != nil)
+			b.rejectRate(b.obs.fn != nil)
 			return false
 		}
 		s = atomic.AddUint64(&b.state, takeDelta)
@@ -282,7 +287,7 @@ func (b *Bulkhead) takeFree() bool {
 // rejection; or ctx.Err() if ctx ends first. In every error case the
 // bulkhead is left as it was. Nothing allocates, except the
 // *RateLimitedError of a rate-limited rejection that knows its next
-// admission (TryAcquire builds that error only for OnReject).
+// admission (TryAcquire builds that error only for the Observer).
 func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
@@ -327,6 +332,10 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	w := b.queue.pushBack()
 	b.mu.Unlock()
 
+	var queuedAt time.Time
+	if b.obs.fn != nil {
+		queuedAt = time.Now()
+	}
 	var expired <-chan time.Time
 	if b.maxWait > 0 {
 		t := time.NewTimer(b.maxWait)
@@ -341,11 +350,17 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	case <-ctx.Done():
 		b.leave(w)
 		b.cancelled.Add(1)
+		if b.obs.fn != nil {
+			b.obs.emit(Event{Kind: EventCancelled, Err: ctx.Err(), Waited: time.Since(queuedAt)})
+		}
 		return ctx.Err()
 	case <-expired:
 		b.leave(w)
 		b.rejectedTimeout.Add(1)
-		return b.rejected(ErrTimeout)
+		if b.obs.fn != nil {
+			b.obs.emit(Event{Kind: EventRejected, Reason: ReasonTimeout, Err: ErrTimeout, Waited: time.Since(queuedAt)})
+		}
+		return ErrTimeout
 	}
 }
 
@@ -457,8 +472,8 @@ func (b *Bulkhead) SetLimit(n int) error {
 	}
 	limit := uint64(n)
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch old := b.limit; {
+	old := b.limit
+	switch {
 	case limit > old:
 		atomic.StoreUint64(&b.limit, limit)
 		atomic.StoreUint64(&b.releaseMax, freeBias+limit)
@@ -472,6 +487,10 @@ func (b *Bulkhead) SetLimit(n int) error {
 	// compared with the wrong limit: settle it now.
 	b.dropSurplusLocked()
 	b.handOffLocked()
+	if b.obs.fn != nil && limit != old {
+		b.obs.pushLocked(Event{Kind: EventLimitChanged, OldLimit: int(old), NewLimit: n})
+	}
+	b.obs.unlockAndDeliver(&b.mu, nil)
 	return nil
 }
 
@@ -493,13 +512,16 @@ func (b *Bulkhead) Do(ctx context.Context, fn func(context.Context) error) error
 // rejectFull counts an ErrFull rejection, reports it and returns it.
 func (b *Bulkhead) rejectFull() error {
 	b.rejectedFull.Add(1)
-	return b.rejected(ErrFull)
+	if b.obs.fn != nil {
+		b.obs.emit(Event{Kind: EventRejected, Reason: ReasonFull, Err: ErrFull})
+	}
+	return ErrFull
 }
 
 // rejectRate counts a rate-limited rejection. When the caller needs the
-// error (Acquire, or OnReject is set) it builds it: a *RateLimitedError when
-// the rate limiter knows when it will admit again (one allocation), else
-// ErrRateLimited.
+// error (Acquire, or an Observer is set) it builds it: a *RateLimitedError
+// when the rate limiter knows when it will admit again (one allocation),
+// else ErrRateLimited.
 func (b *Bulkhead) rejectRate(needErr bool) error {
 	b.rejectedRate.Add(1)
 	if !needErr {
@@ -509,13 +531,8 @@ func (b *Bulkhead) rejectRate(needErr bool) error {
 	if at, ok := nextAdmission(b.limiter, time.Now()); ok {
 		err = &RateLimitedError{At: at}
 	}
-	return b.rejected(err)
-}
-
-// rejected passes err to OnReject and returns it.
-func (b *Bulkhead) rejected(err error) error {
-	if b.onReject != nil {
-		b.onReject(err)
+	if b.obs.fn != nil {
+		b.obs.emit(Event{Kind: EventRejected, Reason: ReasonRateLimited, Err: err})
 	}
 	return err
 }
@@ -523,27 +540,29 @@ func (b *Bulkhead) rejected(err error) error {
 // Stats is a snapshot of a Bulkhead's counters. Counters are read one by one,
 // so a snapshot taken under load is approximate across fields.
 type Stats struct {
-	Limit     int // current number of slots (Config.MaxConcurrent, or the last SetLimit)
-	InFlight  int // slots held right now (a slot being handed over counts as held); above Limit after SetLimit lowered it
-	Available int // free slots right now
-	Waiting   int // callers queued right now
+	Limit     int64 // current number of slots (Config.MaxConcurrent, or the last SetLimit)
+	InFlight  int64 // slots held right now (a slot being handed over counts as held); above Limit after SetLimit lowered it
+	Available int64 // free slots right now
+	Waiting   int64 // callers queued right now
 
-	Admitted        uint64 // calls that got a slot
-	RejectedFull    uint64 // ErrFull rejections (including TryAcquire returning false)
-	RejectedTimeout uint64 // ErrTimeout rejections (MaxWait passed)
-	RejectedRate    uint64 // ErrRateLimited rejections
-	Cancelled       uint64 // callers whose ctx ended while queued (not rejections)
+	Admitted        int64 // calls that got a slot
+	RejectedFull    int64 // ErrFull rejections (including TryAcquire returning false)
+	RejectedTimeout int64 // ErrTimeout rejections (MaxWait passed)
+	RejectedRate    int64 // ErrRateLimited rejections
+	Cancelled       int64 // callers whose ctx ended while queued (not rejections)
 	// Misuse counts releases that were undone because no slot was held: with
 	// Done idempotent, each is a Done on a copy of a Permit already finished
 	// through another variable. Each is counted once, when a release would
 	// raise the free slots above Limit; one that lands while other calls
 	// hold slots looks like their release and is noticed when the last of
 	// them returns (until then one caller more may run). It should stay 0.
-	Misuse uint64
+	Misuse int64
+	// ObserverPanics counts panics of Config.Observer, recovered.
+	ObserverPanics int64
 }
 
 // Rejected is the total number of rejections of every cause.
-func (s Stats) Rejected() uint64 { return s.RejectedFull + s.RejectedTimeout + s.RejectedRate }
+func (s Stats) Rejected() int64 { return s.RejectedFull + s.RejectedTimeout + s.RejectedRate }
 
 // Stats returns a snapshot of the counters. It takes no lock. Admitted may
 // briefly be off by 2^16 (either way) while another goroutine is carrying or
@@ -555,15 +574,16 @@ func (b *Bulkhead) Stats() Stats {
 	s := atomic.LoadUint64(&b.state)
 	free := freeOf(s)
 	return Stats{
-		Limit:           int(limit),
-		InFlight:        int(max(limit-free, 0)),
-		Available:       int(min(max(free, 0), limit)),
-		Waiting:         int(waitersOf(s)),
-		Admitted:        b.admittedHigh.Load() + s>>admitShift + b.admittedSlow.Load(),
-		RejectedFull:    b.rejectedFull.Load(),
-		RejectedTimeout: b.rejectedTimeout.Load(),
-		RejectedRate:    b.rejectedRate.Load(),
-		Cancelled:       b.cancelled.Load(),
-		Misuse:          b.misuse.Load(),
+		Limit:           limit,
+		InFlight:        max(limit-free, 0),
+		Available:       min(max(free, 0), limit),
+		Waiting:         int64(waitersOf(s)),
+		Admitted:        int64(b.admittedHigh.Load() + s>>admitShift + b.admittedSlow.Load()),
+		RejectedFull:    int64(b.rejectedFull.Load()),
+		RejectedTimeout: int64(b.rejectedTimeout.Load()),
+		RejectedRate:    int64(b.rejectedRate.Load()),
+		Cancelled:       int64(b.cancelled.Load()),
+		Misuse:          int64(b.misuse.Load()),
+		ObserverPanics:  b.obs.panics.Load(),
 	}
 }

@@ -147,9 +147,9 @@ func TestNeverMoreThanMaxConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	s := b.Stats()
-	assert.Equal(t, uint64(64000), s.Admitted)
-	assert.Equal(t, 0, s.InFlight)
-	assert.Equal(t, maxConcurrent, s.Available)
+	assert.Equal(t, int64(64000), s.Admitted)
+	assert.Equal(t, int64(0), s.InFlight)
+	assert.Equal(t, int64(maxConcurrent), s.Available)
 	assert.LessOrEqual(t, peak.Load(), int64(maxConcurrent))
 }
 
@@ -171,13 +171,13 @@ func TestFIFO(t *testing.T) {
 			})
 			synctest.Wait() // waiter i is queued before i+1 starts
 		}
-		assert.Equal(t, 10, b.Stats().Waiting)
+		assert.Equal(t, int64(10), b.Stats().Waiting)
 		_, ok := b.TryAcquire()
 		assert.False(t, ok, "a newcomer must not overtake the queue")
 		holder.Done(nil)
 		wg.Wait()
 		assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, order)
-		assert.Equal(t, 1, b.Stats().Available)
+		assert.Equal(t, int64(1), b.Stats().Available)
 	})
 }
 
@@ -199,10 +199,10 @@ func TestGiveUpAfterHandOffPassesSlotOn(t *testing.T) {
 	require.True(t, second.granted, "the slot must pass to the next waiter")
 	<-second.ready
 	s := b.Stats()
-	assert.Equal(t, 1, s.InFlight)
-	assert.Equal(t, 0, s.Waiting)
+	assert.Equal(t, int64(1), s.InFlight)
+	assert.Equal(t, int64(0), s.Waiting)
 	b.release() // second's slot, as its Permit's Done would
-	assert.Equal(t, 1, b.Stats().Available)
+	assert.Equal(t, int64(1), b.Stats().Available)
 	assert.Zero(t, b.Stats().Misuse)
 }
 
@@ -239,11 +239,11 @@ func TestCancelRace(t *testing.T) {
 	}
 	wg.Wait()
 	s := b.Stats()
-	assert.Equal(t, 0, s.InFlight)
-	assert.Equal(t, maxConcurrent, s.Available)
-	assert.Equal(t, 0, s.Waiting)
+	assert.Equal(t, int64(0), s.InFlight)
+	assert.Equal(t, int64(maxConcurrent), s.Available)
+	assert.Equal(t, int64(0), s.Waiting)
 	assert.Zero(t, s.Misuse)
-	assert.Equal(t, uint64(admitted.Load()), s.Admitted)
+	assert.Equal(t, int64(admitted.Load()), s.Admitted)
 	assert.Equal(t, int64(3000), admitted.Load()+cancelled.Load())
 	assert.Positive(t, cancelled.Load(), "the test must exercise cancellation")
 }
@@ -251,7 +251,7 @@ func TestCancelRace(t *testing.T) {
 func TestMaxWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rejections []error
-		b := mustNew(t, Config{MaxConcurrent: 1, MaxWaiting: 2, OnReject: func(err error) { rejections = append(rejections, err) }})
+		b := mustNew(t, Config{MaxConcurrent: 1, MaxWaiting: 2, Observer: onReject(func(err error) { rejections = append(rejections, err) })})
 		holder, err := b.Acquire(context.Background())
 		require.NoError(t, err)
 		var wg sync.WaitGroup
@@ -271,8 +271,8 @@ func TestMaxWaiting(t *testing.T) {
 		holder.Done(nil)
 		wg.Wait()
 		s := b.Stats()
-		assert.Equal(t, uint64(3), s.Admitted)
-		assert.Equal(t, uint64(1), s.RejectedFull)
+		assert.Equal(t, int64(3), s.Admitted)
+		assert.Equal(t, int64(1), s.RejectedFull)
 	})
 }
 
@@ -285,7 +285,7 @@ func TestNoQueueRejectsAtOnce(t *testing.T) {
 	p, ok := b.TryAcquire()
 	assert.False(t, ok)
 	assert.Equal(t, Permit{}, p, "a refused TryAcquire returns the zero Permit")
-	assert.Equal(t, uint64(2), b.Stats().RejectedFull)
+	assert.Equal(t, int64(2), b.Stats().RejectedFull)
 }
 
 func TestMaxWait(t *testing.T) {
@@ -301,9 +301,9 @@ func TestMaxWait(t *testing.T) {
 		assert.False(t, hasAt, "a queue timeout does not know when a slot frees")
 		assert.Equal(t, 100*time.Millisecond, time.Since(start))
 		s := b.Stats()
-		assert.Equal(t, uint64(1), s.RejectedTimeout)
-		assert.Equal(t, 0, s.Waiting)
-		assert.Equal(t, 1, s.InFlight)
+		assert.Equal(t, int64(1), s.RejectedTimeout)
+		assert.Equal(t, int64(0), s.Waiting)
+		assert.Equal(t, int64(1), s.InFlight)
 	})
 }
 
@@ -318,11 +318,11 @@ func TestCtxEndsWhileQueued(t *testing.T) {
 		assert.NotErrorIs(t, err, ErrRejected, "the caller's deadline is not a rejection")
 		assert.NotErrorIs(t, err, bulwark.ErrNotAttempted)
 		s := b.Stats()
-		assert.Equal(t, uint64(1), s.Cancelled)
+		assert.Equal(t, int64(1), s.Cancelled)
 		assert.Zero(t, s.Rejected())
-		assert.Equal(t, 0, s.Waiting)
+		assert.Equal(t, int64(0), s.Waiting)
 		holder.Done(nil)
-		assert.Equal(t, 1, b.Stats().Available)
+		assert.Equal(t, int64(1), b.Stats().Available)
 	})
 }
 
@@ -332,7 +332,7 @@ func TestAcquireWithEndedCtx(t *testing.T) {
 	cancel()
 	_, err := b.Acquire(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, 1, b.Stats().Available)
+	assert.Equal(t, int64(1), b.Stats().Available)
 	called := false
 	assert.ErrorIs(t, b.Do(ctx, func(context.Context) error { called = true; return nil }), context.Canceled)
 	assert.False(t, called)
@@ -352,8 +352,8 @@ func TestRate(t *testing.T) {
 		}
 		assert.InDelta(t, 5+100, admitted, 1)
 		s := b.Stats()
-		assert.Equal(t, uint64(admitted), s.Admitted)
-		assert.Equal(t, uint64(1000-admitted), s.RejectedRate)
+		assert.Equal(t, int64(admitted), s.Admitted)
+		assert.Equal(t, int64(1000-admitted), s.RejectedRate)
 		assert.ErrorIs(t, ErrRateLimited, ErrRejected)
 	})
 }
@@ -382,12 +382,12 @@ func TestDoReleasesOnPanic(t *testing.T) {
 	assert.Panics(t, func() {
 		_ = b.Do(context.Background(), func(context.Context) error { panic("boom") })
 	})
-	assert.Equal(t, 1, b.Stats().Available)
+	assert.Equal(t, int64(1), b.Stats().Available)
 	_, _ = func() (v int, err error) {
 		defer func() { _ = recover() }()
 		return Call(context.Background(), b, func(context.Context) (int, error) { panic("boom") })
 	}()
-	assert.Equal(t, 1, b.Stats().Available)
+	assert.Equal(t, int64(1), b.Stats().Available)
 	assert.Zero(t, b.Stats().Misuse)
 }
 
@@ -406,7 +406,7 @@ func TestDoPassesFnError(t *testing.T) {
 	b := mustNew(t, Config{MaxConcurrent: 1})
 	boom := errors.New("boom")
 	assert.ErrorIs(t, b.Do(context.Background(), func(context.Context) error { return boom }), boom)
-	assert.Equal(t, 1, b.Stats().Available)
+	assert.Equal(t, int64(1), b.Stats().Available)
 }
 
 func TestRateLimitAlsoAppliesWithRateInf(t *testing.T) {
@@ -421,7 +421,7 @@ func TestAdmittedCountWraps(t *testing.T) {
 	for _, maxConcurrent := range []int{8, 2} {
 		t.Run(fmt.Sprint("MaxConcurrent=", maxConcurrent), func(t *testing.T) {
 			b := mustNew(t, Config{MaxConcurrent: maxConcurrent})
-			var admitted atomic.Uint64
+			var admitted atomic.Int64
 			var wg sync.WaitGroup
 			for range 4 {
 				wg.Go(func() {
@@ -438,9 +438,9 @@ func TestAdmittedCountWraps(t *testing.T) {
 			wg.Wait()
 			s := b.Stats()
 			assert.Equal(t, admitted.Load(), s.Admitted)
-			assert.Equal(t, uint64(200_000), s.Admitted+s.RejectedFull)
-			assert.Greater(t, s.Admitted, uint64(1<<16), "the test must wrap the 16-bit count")
-			assert.Equal(t, maxConcurrent, s.Available)
+			assert.Equal(t, int64(200_000), s.Admitted+s.RejectedFull)
+			assert.Greater(t, s.Admitted, int64(1<<16), "the test must wrap the 16-bit count")
+			assert.Equal(t, int64(maxConcurrent), s.Available)
 			assert.Zero(t, s.Misuse)
 		})
 	}
@@ -500,13 +500,13 @@ func TestTryAcquireRacesQueue(t *testing.T) {
 	}
 	wg.Wait()
 	s := b.Stats()
-	assert.Equal(t, 0, s.InFlight)
-	assert.Equal(t, maxConcurrent, s.Available)
-	assert.Equal(t, 0, s.Waiting)
+	assert.Equal(t, int64(0), s.InFlight)
+	assert.Equal(t, int64(maxConcurrent), s.Available)
+	assert.Equal(t, int64(0), s.Waiting)
 	assert.Zero(t, s.Misuse)
-	assert.Equal(t, uint64(admitted.Load()), s.Admitted)
+	assert.Equal(t, int64(admitted.Load()), s.Admitted)
 	assert.Positive(t, s.RejectedFull, "the test must make TryAcquire fail")
-	assert.LessOrEqual(t, s.RejectedFull, uint64(tried.Load()))
+	assert.LessOrEqual(t, s.RejectedFull, int64(tried.Load()))
 	assertExactlyFits(t, b, maxConcurrent)
 }
 

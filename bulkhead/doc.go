@@ -114,6 +114,18 @@
 // leave its limit stuck low after recovery, the symptom of
 // https://github.com/platinummonkey/go-concurrency-limits/issues/117).
 //
+// # Events
+//
+// Config.Observer (AdaptiveConfig.Observer) receives an Event for every
+// rejection with its Reason (full, timeout, rate_limited), every queued
+// caller whose context ended, every limit change (SetLimit, or an Adaptive
+// limiter's algorithm) and every call an Adaptive limiter finished (with its
+// RTT), under the delivery rule of package bulwark: never under a lock,
+// limit changes one at a time in the order they took effect, a panicking
+// observer recovered and counted in Stats.ObserverPanics. A Bulkhead's
+// admissions and releases report nothing, so its fast paths are the same
+// with and without an Observer.
+//
 // # HTTP
 //
 // NewHandler(next, limiter) sheds on the server: a rejected request is

@@ -180,3 +180,27 @@ func ExampleNewTransport() {
 	// second request while the first body is open: true
 	// pong available: 1
 }
+
+func ExampleEvent() {
+	bh, _ := bulkhead.New(bulkhead.Config{
+		Name:          "workers",
+		MaxConcurrent: 1,
+		Observer: func(e bulkhead.Event) {
+			switch e.Kind {
+			case bulkhead.EventRejected:
+				fmt.Printf("%s: rejected (%s)\n", e.Name, e.Reason)
+			case bulkhead.EventLimitChanged:
+				fmt.Printf("%s: limit %d → %d\n", e.Name, e.OldLimit, e.NewLimit)
+			}
+		},
+	})
+	p, _ := bh.TryAcquire()
+	_, ok := bh.TryAcquire() // the one slot is taken
+	fmt.Println("admitted:", ok)
+	_ = bh.SetLimit(4)
+	p.Done(nil)
+	// Output:
+	// workers: rejected (full)
+	// admitted: false
+	// workers: limit 1 → 4
+}

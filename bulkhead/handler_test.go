@@ -76,8 +76,8 @@ func TestHandlerSheds(t *testing.T) {
 	}
 	assert.Equal(t, int64(2), entered.Load())
 	s := b.Stats()
-	assert.Equal(t, uint64(8), s.RejectedFull)
-	assert.Equal(t, 2, s.Available)
+	assert.Equal(t, int64(8), s.RejectedFull)
+	assert.Equal(t, int64(2), s.Available)
 }
 
 func TestHandlerWithAdaptive(t *testing.T) {
@@ -96,7 +96,7 @@ func TestHandlerWithAdaptive(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.True(t, ran)
-	assert.Equal(t, 0, a.Stats().InFlight)
+	assert.Equal(t, int64(0), a.Stats().InFlight)
 }
 
 // A rate-limited request is told when the next token comes (rounded up to
@@ -129,7 +129,7 @@ func TestHandlerPanicReleases(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	})
 	s := b.Stats()
-	assert.Equal(t, 1, s.Available)
+	assert.Equal(t, int64(1), s.Available)
 	assert.Zero(t, s.Misuse)
 }
 

@@ -65,11 +65,11 @@ func (p *Permit) doneAdaptive(err error) {
 	*p = Permit{}
 	switch {
 	case err == nil:
-		q.adaptive.finish(q, outcomeSample)
+		q.adaptive.finish(q, outcomeSample, nil)
 	case errors.Is(err, context.DeadlineExceeded):
-		q.adaptive.finish(q, outcomeDrop)
+		q.adaptive.finish(q, outcomeDrop, err)
 	default:
-		q.adaptive.finish(q, outcomeIgnore)
+		q.adaptive.finish(q, outcomeIgnore, err)
 	}
 }
 
@@ -86,6 +86,6 @@ func (p *Permit) Dropped() {
 	if a := p.adaptive; a != nil {
 		q := *p
 		*p = Permit{}
-		a.finish(q, outcomeDrop)
+		a.finish(q, outcomeDrop, nil)
 	}
 }

@@ -24,7 +24,7 @@ func TestPermitDoneTwice(t *testing.T) {
 			p.Done(err)
 			p.Dropped()
 			assert.Equal(t, after, b.Stats())
-			assert.Equal(t, 2, after.Available)
+			assert.Equal(t, int64(2), after.Available)
 			assert.Zero(t, after.InFlight)
 			assert.Zero(t, after.Misuse)
 		})
@@ -62,7 +62,7 @@ func TestPermitDroppedThenDone(t *testing.T) {
 	p.Dropped()
 	p.Done(nil)
 	s := a.Stats()
-	assert.Equal(t, uint64(1), s.Dropped)
+	assert.Equal(t, int64(1), s.Dropped)
 	assert.Zero(t, s.InFlight)
 }
 
@@ -85,7 +85,7 @@ func TestAdaptiveDoneOnCopyIsUndone(t *testing.T) {
 	dup.Done(nil)
 	s := a.Stats()
 	assert.Zero(t, s.InFlight)
-	assert.Equal(t, uint64(1), s.Misuse)
+	assert.Equal(t, int64(1), s.Misuse)
 	q, ok := a.TryAcquire()
 	require.True(t, ok)
 	_, ok = a.TryAcquire()

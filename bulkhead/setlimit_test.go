@@ -46,9 +46,9 @@ func TestSetLimitGrowAdmitsQueuedInOrder(t *testing.T) {
 		synctest.Wait()
 		assert.Equal(t, []int{0, 1}, admitted(), "two new slots: the two oldest waiters")
 		s := b.Stats()
-		assert.Equal(t, 3, s.Limit)
-		assert.Equal(t, 3, s.InFlight)
-		assert.Equal(t, 4, s.Waiting)
+		assert.Equal(t, int64(3), s.Limit)
+		assert.Equal(t, int64(3), s.InFlight)
+		assert.Equal(t, int64(4), s.Waiting)
 		_, ok := b.TryAcquire()
 		assert.False(t, ok, "a newcomer must not overtake the queue")
 
@@ -59,14 +59,14 @@ func TestSetLimitGrowAdmitsQueuedInOrder(t *testing.T) {
 		require.NoError(t, b.SetLimit(7))
 		synctest.Wait()
 		assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, admitted())
-		assert.Equal(t, 0, b.Stats().Waiting)
-		assert.Equal(t, 7, b.Stats().InFlight)
+		assert.Equal(t, int64(0), b.Stats().Waiting)
+		assert.Equal(t, int64(7), b.Stats().InFlight)
 
 		close(release)
 		wg.Wait()
 		holder.Done(nil)
 		s = b.Stats()
-		assert.Equal(t, 7, s.Available)
+		assert.Equal(t, int64(7), s.Available)
 		assert.Zero(t, s.Misuse)
 		assertExactlyFits(t, b, 7)
 	})
@@ -92,25 +92,25 @@ func TestSetLimitShrinkWaitsForInFlight(t *testing.T) {
 			queued <- p
 		}()
 		synctest.Wait()
-		assert.Equal(t, 1, b.Stats().Waiting)
+		assert.Equal(t, int64(1), b.Stats().Waiting)
 
 		held[0].Done(nil)
 		held[1].Done(nil)
 		synctest.Wait()
 		_, ok := b.TryAcquire()
 		assert.False(t, ok, "2 in flight: at the new limit")
-		assert.Equal(t, 1, b.Stats().Waiting, "the queued caller still waits")
+		assert.Equal(t, int64(1), b.Stats().Waiting, "the queued caller still waits")
 
 		held[2].Done(nil) // 1 in flight: the queued caller gets the slot
 		p := <-queued
-		assert.Equal(t, 2, b.Stats().InFlight)
+		assert.Equal(t, int64(2), b.Stats().InFlight)
 		_, ok = b.TryAcquire()
 		assert.False(t, ok)
 
 		held[3].Done(nil)
 		p.Done(nil)
 		s = b.Stats()
-		assert.Equal(t, 2, s.Available)
+		assert.Equal(t, int64(2), s.Available)
 		assert.Zero(t, s.Misuse)
 		assertExactlyFits(t, b, 2)
 	})
@@ -135,8 +135,8 @@ func TestSetLimitSettlesSurplus(t *testing.T) {
 	atomic.AddUint64(&b.state, 1) // a copy's Done, paused before its check
 	require.NoError(t, b.SetLimit(2))
 	s := b.Stats()
-	assert.Equal(t, uint64(1), s.Misuse)
-	assert.Equal(t, 2, s.Available)
+	assert.Equal(t, int64(1), s.Misuse)
+	assert.Equal(t, int64(2), s.Available)
 	assertExactlyFits(t, b, 2)
 }
 
@@ -202,11 +202,11 @@ func TestSetLimitStress(t *testing.T) {
 	changer.Wait()
 	require.NoError(t, b.SetLimit(4))
 	s := b.Stats()
-	assert.Equal(t, 0, s.InFlight)
-	assert.Equal(t, 4, s.Available)
-	assert.Equal(t, 0, s.Waiting)
+	assert.Equal(t, int64(0), s.InFlight)
+	assert.Equal(t, int64(4), s.Available)
+	assert.Equal(t, int64(0), s.Waiting)
 	assert.Zero(t, s.Misuse)
-	assert.Equal(t, uint64(admitted.Load()), s.Admitted)
+	assert.Equal(t, int64(admitted.Load()), s.Admitted)
 	assertExactlyFits(t, b, 4)
 }
 

@@ -21,7 +21,7 @@ func TestDoneOnCopyIsUndone(t *testing.T) {
 		name        string
 		held        int // Permits taken and finished through one variable
 		copies      int // of those, finished once more through a copy
-		wantMisuse  uint64
+		wantMisuse  int64
 		wantInFight int
 	}{
 		{"no copies", 2, 0, 0, 0},
@@ -44,8 +44,8 @@ func TestDoneOnCopyIsUndone(t *testing.T) {
 				copies[i].Done(nil)
 			}
 			s := b.Stats()
-			assert.Equal(t, 2, s.Available)
-			assert.Equal(t, tc.wantInFight, s.InFlight)
+			assert.Equal(t, int64(2), s.Available)
+			assert.Equal(t, int64(tc.wantInFight), s.InFlight)
 			assert.Equal(t, tc.wantMisuse, s.Misuse)
 			assertExactlyFits(t, b, 2)
 		})
@@ -64,8 +64,8 @@ func TestSurplusUndoRacesTakeAndRelease(t *testing.T) {
 	p.Done(nil) // legit, sees the surplus too
 	b.returned(s)
 	st := b.Stats()
-	assert.Equal(t, 1, st.Available)
-	assert.Equal(t, uint64(1), st.Misuse)
+	assert.Equal(t, int64(1), st.Available)
+	assert.Equal(t, int64(1), st.Misuse)
 	assertExactlyFits(t, b, 1)
 }
 
@@ -91,9 +91,9 @@ func TestSurplusUndoRacesHandOff(t *testing.T) {
 	p.Done(nil) // the waiter's, sees the surplus
 	b.returned(sM)
 	st := b.Stats()
-	assert.Equal(t, 1, st.Available)
-	assert.Equal(t, 0, st.Waiting)
-	assert.Equal(t, uint64(1), st.Misuse)
+	assert.Equal(t, int64(1), st.Available)
+	assert.Equal(t, int64(0), st.Waiting)
+	assert.Equal(t, int64(1), st.Misuse)
 	assertExactlyFits(t, b, 1)
 }
 
@@ -158,11 +158,11 @@ func TestStressInvariants(t *testing.T) {
 				}
 				wg.Wait()
 				s := b.Stats()
-				assert.Equal(t, maxConcurrent, s.Available)
-				assert.Equal(t, 0, s.InFlight)
-				assert.Equal(t, 0, s.Waiting)
-				assert.Equal(t, uint64(copyDones.Load()), s.Misuse)
-				assert.Equal(t, uint64(admitted.Load()), s.Admitted)
+				assert.Equal(t, int64(maxConcurrent), s.Available)
+				assert.Equal(t, int64(0), s.InFlight)
+				assert.Equal(t, int64(0), s.Waiting)
+				assert.Equal(t, int64(copyDones.Load()), s.Misuse)
+				assert.Equal(t, int64(admitted.Load()), s.Admitted)
 				if misuse {
 					assert.Positive(t, copyDones.Load(), "the test must finish copies")
 				}
@@ -200,8 +200,8 @@ func TestStressMisuseAtEdge(t *testing.T) {
 	}
 	wg.Wait()
 	s := b.Stats()
-	assert.Equal(t, 1, s.Available)
-	assert.Equal(t, uint64(len(copies)), s.Misuse)
+	assert.Equal(t, int64(1), s.Available)
+	assert.Equal(t, int64(len(copies)), s.Misuse)
 	assertExactlyFits(t, b, 1)
 }
 
@@ -238,12 +238,12 @@ func TestConcurrentMisuse(t *testing.T) {
 	}
 	wg.Wait()
 	s := b.Stats()
-	assert.Equal(t, maxConcurrent, s.Available)
-	assert.Equal(t, 0, s.Waiting)
-	assert.Equal(t, uint64(16001), s.Admitted)
+	assert.Equal(t, int64(maxConcurrent), s.Available)
+	assert.Equal(t, int64(0), s.Waiting)
+	assert.Equal(t, int64(16001), s.Admitted)
 	// A surplus that lands while a slot is held is indistinguishable from
 	// that holder's release; the holder's own Done is then the one undone.
 	// Either way every surplus is counted exactly once.
-	assert.Equal(t, uint64(len(copies)), s.Misuse)
+	assert.Equal(t, int64(len(copies)), s.Misuse)
 	assertExactlyFits(t, b, maxConcurrent)
 }

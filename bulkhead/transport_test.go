@@ -53,7 +53,7 @@ func TestTransport(t *testing.T) {
 		client := &http.Client{Transport: mustTransport(t, next, b)}
 		resp, err := client.Get("http://backend.invalid/a")
 		require.NoError(t, err)
-		assert.Equal(t, 1, b.Stats().InFlight, "held until the body ends")
+		assert.Equal(t, int64(1), b.Stats().InFlight, "held until the body ends")
 
 		_, err = client.Get("http://backend.invalid/b")
 		require.Error(t, err)
@@ -65,7 +65,7 @@ func TestTransport(t *testing.T) {
 		require.NoError(t, resp.Body.Close())
 		require.NoError(t, resp.Body.Close()) // a second Close releases nothing more
 		s := b.Stats()
-		assert.Equal(t, 1, s.Available)
+		assert.Equal(t, int64(1), s.Available)
 		assert.Zero(t, s.Misuse)
 
 		resp, err = client.Get("http://backend.invalid/c")
@@ -83,9 +83,9 @@ func TestTransportReleasesAtEOF(t *testing.T) {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	assert.Equal(t, "ok", string(body))
-	assert.Equal(t, 1, b.Stats().Available, "EOF ends the permit before Close")
+	assert.Equal(t, int64(1), b.Stats().Available, "EOF ends the permit before Close")
 	require.NoError(t, resp.Body.Close())
-	assert.Equal(t, 1, b.Stats().Available)
+	assert.Equal(t, int64(1), b.Stats().Available)
 	assert.Zero(t, b.Stats().Misuse)
 }
 
@@ -96,7 +96,7 @@ func TestTransportReleasesOnError(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "http://backend.invalid/", nil)
 	_, err := rt.RoundTrip(req)
 	assert.ErrorIs(t, err, boom)
-	assert.Equal(t, 1, b.Stats().Available)
+	assert.Equal(t, int64(1), b.Stats().Available)
 }
 
 func TestTransportClosesBodyOnRejection(t *testing.T) {
@@ -134,7 +134,7 @@ func TestTransportDropStatus(t *testing.T) {
 		name        string
 		status      int
 		opts        []TransportOption
-		wantDropped uint64
+		wantDropped int64
 	}{
 		{"200 is a sample", 200, nil, 0},
 		{"503 is a drop", 503, nil, 1},
@@ -176,10 +176,10 @@ func TestTransportBodyReadError(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		_, err = io.ReadAll(resp.Body)
 		assert.Error(t, err)
-		assert.Equal(t, uint64(1), a.Stats().Dropped)
+		assert.Equal(t, int64(1), a.Stats().Dropped)
 		assert.Zero(t, a.Stats().InFlight)
 		_ = resp.Body.Close()
-		assert.Equal(t, uint64(1), a.Stats().Dropped)
+		assert.Equal(t, int64(1), a.Stats().Dropped)
 	})
 }
 

@@ -34,7 +34,7 @@ func TestAttemptTimeoutDo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var seen []error
 		r := mustNew(t, retry.Config{MaxAttempts: 5, AttemptTimeout: 10 * time.Second, Backoff: retry.Constant(time.Second),
-			OnRetry: func(a retry.Attempt) { seen = append(seen, a.Err) }})
+			Observer: onRetry(func(a retry.Event) { seen = append(seen, a.Err) })})
 		fn, ctxs := hangThenSucceed(2)
 		start := time.Now()
 		require.NoError(t, r.Do(t.Context(), fn))

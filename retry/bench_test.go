@@ -94,6 +94,16 @@ func BenchmarkDo(b *testing.B) {
 			_ = r.Do(ctx, ok)
 		}
 	})
+	b.Run("success/observed", func(b *testing.B) {
+		// The cost of Config.Observer: one EventSuccess per call, to an
+		// observer that only counts.
+		var events int
+		r, _ := retry.New(retry.Config{Observer: func(retry.Event) { events++ }})
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.Do(ctx, ok)
+		}
+	})
 	b.Run("success-budget", func(b *testing.B) {
 		budget, _ := retry.NewTokenBudget(retry.TokenBudgetConfig{})
 		r, _ := retry.New(retry.Config{Budget: budget})
@@ -113,6 +123,22 @@ func BenchmarkDo(b *testing.B) {
 	b.Run("fail-twice", func(b *testing.B) {
 		// The slow path without waiting: two failures and Constant(0).
 		r, _ := retry.New(retry.Config{Backoff: retry.Constant(0)})
+		errFail := errors.New("fail")
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			_ = r.Do(ctx, func(context.Context) error {
+				if n++; n < 3 {
+					return errFail
+				}
+				return nil
+			})
+		}
+	})
+	b.Run("fail-twice/observed", func(b *testing.B) {
+		// Two EventRetry and one EventSuccess per call.
+		var events int
+		r, _ := retry.New(retry.Config{Backoff: retry.Constant(0), Observer: func(retry.Event) { events++ }})
 		errFail := errors.New("fail")
 		b.ReportAllocs()
 		for b.Loop() {

@@ -98,6 +98,19 @@
 // HedgeDiscard also hands every losing value to a function that releases
 // it.
 //
+// # Events
+//
+// Config.Observer (HedgeConfig.Observer for Hedge) receives an Event for
+// each retry before its wait (EventRetry: attempt, delay, cause), each
+// retry the Budget refused (EventBudgetRefused), each hedge started or won
+// (EventHedge, EventHedgeWon) and the end of every call (EventSuccess,
+// EventFailure, with the number of attempts); a Transport's events also
+// carry the request's method and host. Events are delivered on the calling
+// goroutine, in attempt order, under no lock, as package bulwark's
+// delivery rule says; a panicking observer is recovered and counted in
+// Stats.ObserverPanics. With no Observer a call pays one branch; an Event
+// is a value, so delivering one allocates nothing.
+//
 // # Transports
 //
 // NewTransport retries idempotent requests (GET, HEAD, OPTIONS, TRACE, PUT,

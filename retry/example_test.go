@@ -18,8 +18,10 @@ func ExampleRetrier_Do() {
 	r, err := retry.New(retry.Config{
 		MaxAttempts: 4,
 		Backoff:     retry.Exponential{Base: time.Millisecond, Max: 10 * time.Millisecond},
-		OnRetry: func(a retry.Attempt) {
-			fmt.Printf("attempt %d failed: %v\n", a.Number, a.Err)
+		Observer: func(e retry.Event) {
+			if e.Kind == retry.EventRetry {
+				fmt.Printf("attempt %d failed: %v\n", e.Attempt, e.Err)
+			}
 		},
 	})
 	if err != nil {
@@ -145,7 +147,11 @@ func ExampleAfter() {
 	r, _ := retry.New(retry.Config{
 		MaxAttempts: 3,
 		Backoff:     retry.Exponential{Base: time.Millisecond, Max: 50 * time.Millisecond, Jitter: retry.NoJitter},
-		OnRetry:     func(a retry.Attempt) { fmt.Println("waiting", a.Delay) },
+		Observer: func(e retry.Event) {
+			if e.Kind == retry.EventRetry {
+				fmt.Println("waiting", e.Delay)
+			}
+		},
 	})
 	hints := []time.Duration{20 * time.Millisecond, time.Hour}
 	calls := 0
@@ -181,8 +187,10 @@ func ExampleWithAttemptTimeout() {
 	})
 	r, _ := retry.New(retry.Config{
 		Backoff: retry.Constant(time.Millisecond),
-		OnRetry: func(a retry.Attempt) {
-			fmt.Println("attempt", a.Number, "timed out:", errors.Is(a.Err, retry.ErrAttemptTimeout))
+		Observer: func(e retry.Event) {
+			if e.Kind == retry.EventRetry {
+				fmt.Println("attempt", e.Attempt, "timed out:", errors.Is(e.Err, retry.ErrAttemptTimeout))
+			}
 		},
 	})
 	rt, err := retry.NewTransport(network, r, retry.WithAttemptTimeout(20*time.Millisecond))
@@ -256,4 +264,30 @@ func ExampleHedgeDiscard() {
 	// Output:
 	// closing losing conn 1
 	// using conn 2 <nil>
+}
+
+func ExampleEvent() {
+	r, _ := retry.New(retry.Config{
+		Name:    "inventory",
+		Backoff: retry.Constant(time.Millisecond),
+		Observer: func(e retry.Event) {
+			switch e.Kind {
+			case retry.EventRetry:
+				fmt.Printf("%s: attempt %d failed (%v), retrying in %v\n", e.Name, e.Attempt, e.Err, e.Delay)
+			case retry.EventSuccess, retry.EventFailure:
+				fmt.Printf("%s: %s after %d attempt(s)\n", e.Name, e.Kind, e.Attempt)
+			}
+		},
+	})
+	calls := 0
+	_ = r.Do(context.Background(), func(context.Context) error {
+		if calls++; calls < 3 {
+			return errors.New("503")
+		}
+		return nil
+	})
+	// Output:
+	// inventory: attempt 1 failed (503), retrying in 1ms
+	// inventory: attempt 2 failed (503), retrying in 1ms
+	// inventory: success after 3 attempt(s)
 }

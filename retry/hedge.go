@@ -23,6 +23,14 @@ type HedgeConfig struct {
 	// Retrier tells it (see Budget). Attempts that Hedge cancelled and
 	// local rejections are not reported. A nil *TokenBudget means none.
 	Budget Budget
+	// Name identifies the hedged call in its events; it may be empty.
+	Name string
+	// Observer, if not nil, receives the hedged call's events (see Event):
+	// each hedge started (EventHedge), a hedge that won (EventHedgeWon), a
+	// hedge the Budget refused, and the end of the call (EventSuccess,
+	// EventFailure), on the calling goroutine, in order, under no lock. A
+	// panic in it is recovered and dropped (Hedge keeps no Stats).
+	Observer func(Event)
 }
 
 func (c HedgeConfig) validate() error {
@@ -97,6 +105,15 @@ type hedge[T any] struct {
 	cfg     HedgeConfig
 	fn      func(ctx context.Context, i int) (T, error) // attempt i, 0 first; an error loses
 	discard func(T)                                     // receives every value not returned; nil: drop them
+	req     request                                     // tags the events of a HedgeTransport
+}
+
+// emit delivers e to cfg.Observer, which is not nil, recovering a panic.
+func (h *hedge[T]) emit(e Event) {
+	e.Name, e.Method, e.Host = h.cfg.Name, h.req.method, h.req.host
+	var o observer
+	o.fn = h.cfg.Observer
+	o.emit(e)
 }
 
 func (h *hedge[T]) drop(v T) {
@@ -163,6 +180,9 @@ func (h *hedge[T]) run(ctx context.Context) (v T, cancel context.CancelFunc, err
 				if budget != nil {
 					budget.Success()
 				}
+				if winner > 0 && h.cfg.Observer != nil {
+					h.emit(Event{Kind: EventHedgeWon, Attempt: winner + 1})
+				}
 				continue
 			}
 			// An attempt cancelled by a winner or by the caller says nothing
@@ -179,10 +199,16 @@ func (h *hedge[T]) run(ctx context.Context) (v T, cancel context.CancelFunc, err
 		case <-tick:
 			if budget != nil && !budget.AllowRetry() {
 				stopped = true
+				if h.cfg.Observer != nil {
+					h.emit(Event{Kind: EventBudgetRefused, Attempt: started})
+				}
 				continue
 			}
 			start(started)
 			started++
+			if h.cfg.Observer != nil {
+				h.emit(Event{Kind: EventHedge, Attempt: started, Delay: h.cfg.Delay})
+			}
 			timer.Reset(h.cfg.Delay)
 		case <-done:
 			stopped = true
@@ -192,11 +218,17 @@ func (h *hedge[T]) run(ctx context.Context) (v T, cancel context.CancelFunc, err
 		if gotFirst {
 			h.drop(first.v) // attempt 0 lost before the winner won
 		}
+		if h.cfg.Observer != nil {
+			h.emit(Event{Kind: EventSuccess, Attempt: started})
+		}
 		return won, cancels[winner], nil
 	}
 	err = first.err
 	if ctx.Err() != nil && !ctxMatches(ctx, err) {
 		err = ctxStop(ctx, err, started, "context ended while hedging")
+	}
+	if h.cfg.Observer != nil {
+		h.emit(Event{Kind: EventFailure, Attempt: started, Err: err})
 	}
 	return first.v, cancels[0], err
 }

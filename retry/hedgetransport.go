@@ -78,6 +78,9 @@ func (t *HedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return t.attempt(actx, req, i)
 		},
 	}
+	if t.cfg.Observer != nil {
+		h.req = request{method: methodOf(req), host: req.URL.Host}
+	}
 	resp, cancel, err := h.run(ctx)
 	if err == nil {
 		httpbody.OnEnd(resp, ctx, nil, func(error) { cancel() })

@@ -41,7 +41,7 @@ func TestLocalRejectionCostsNoTokenAndNoWait(t *testing.T) {
 		name       string
 		errs       []error
 		wantLog    []string        // what the Budget is told
-		wantDelays []time.Duration // OnRetry's delays
+		wantDelays []time.Duration // EventRetry delays
 		wantTokens float64         // a TokenBudget that started at 8
 	}{
 		{"local, local, success", []error{errLocal, errLocal},
@@ -61,7 +61,7 @@ func TestLocalRejectionCostsNoTokenAndNoWait(t *testing.T) {
 				var delays []time.Duration
 				rec := &recordingBudget{}
 				r := mustNew(t, retry.Config{MaxAttempts: 5, Backoff: backoff, Budget: rec,
-					OnRetry: func(a retry.Attempt) { delays = append(delays, a.Delay) }})
+					Observer: onRetry(func(a retry.Event) { delays = append(delays, a.Delay) })})
 				fn, calls := sequence(tt.errs...)
 				start := time.Now()
 				require.NoError(t, r.Do(t.Context(), fn))

@@ -49,16 +49,16 @@ type Config struct {
 	// Retrier that talks to one dependency. A nil *TokenBudget means none.
 	Budget Budget
 
-	// OnRetry, if not nil, is called before each wait, in attempt order, on
-	// the calling goroutine and under no lock.
-	OnRetry func(Attempt)
-}
+	// Name identifies the Retrier in its events; it may be empty.
+	Name string
 
-// Attempt describes a failed attempt that is about to be retried.
-type Attempt struct {
-	Number int           // the failed attempt, 1 for the first
-	Err    error         // its error
-	Delay  time.Duration // the wait before attempt Number+1 (0 after a local rejection)
+	// Observer, if not nil, receives the Retrier's events (see Event): the
+	// end of every call (EventSuccess, EventFailure), each retry before its
+	// wait (EventRetry) and each retry the Budget refused. It is called on
+	// the calling goroutine, in attempt order, under no lock, by Do, Call
+	// and the Transport; a panic in it is recovered and counted in
+	// Stats.ObserverPanics. Nil (the default) costs the call one branch.
+	Observer func(Event)
 }
 
 // Stats are a Retrier's cumulative counters.
@@ -69,6 +69,8 @@ type Stats struct {
 	NotAttempted  int64 // attempts refused locally (bulwark.ErrNotAttempted) by a guard below
 	BudgetSkipped int64 // calls that stopped because the Budget refused a retry
 	Exhausted     int64 // calls that ended with ErrExhausted
+	// ObserverPanics counts panics of Config.Observer, recovered.
+	ObserverPanics int64
 }
 
 // Retrier runs a function until it succeeds, fails permanently or runs out
@@ -88,7 +90,8 @@ type Retrier struct {
 	retryable      func(error) bool
 	budget         Budget
 	tokens         *TokenBudget // budget, when it is one: called without dispatch on the fast path
-	onRetry        func(Attempt)
+	name           string
+	obs            observer // obs.fn nil: no observer
 
 	calls, retries, notAttempted, budgetSkipped, exhausted atomic.Int64
 }
@@ -121,7 +124,7 @@ func New(cfg Config) (*Retrier, error) {
 		cfg.Budget = nil
 	}
 	tokens, _ := cfg.Budget.(*TokenBudget)
-	return &Retrier{
+	r := &Retrier{
 		tokens:         tokens,
 		maxAttempts:    cfg.MaxAttempts,
 		maxElapsed:     cfg.MaxElapsed,
@@ -129,8 +132,10 @@ func New(cfg Config) (*Retrier, error) {
 		backoff:        cfg.Backoff,
 		retryable:      cfg.Retryable,
 		budget:         cfg.Budget,
-		onRetry:        cfg.OnRetry,
-	}, nil
+		name:           cfg.Name,
+	}
+	r.obs.fn = cfg.Observer
+	return r, nil
 }
 
 // Stats returns the Retrier's counters. Each is read atomically; the set is
@@ -144,6 +149,8 @@ func (r *Retrier) Stats() Stats {
 		NotAttempted:  r.notAttempted.Load(),
 		BudgetSkipped: r.budgetSkipped.Load(),
 		Exhausted:     r.exhausted.Load(),
+
+		ObserverPanics: r.obs.panics.Load(),
 	}
 }
 
@@ -182,9 +189,12 @@ func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error 
 		if r.budget != nil {
 			r.success()
 		}
+		if r.obs.fn != nil {
+			r.emit(request{}, Event{Kind: EventSuccess, Attempt: 1})
+		}
 		return nil
 	}
-	return r.retry(ctx, fn, err, nil, r.attemptTimeout)
+	return r.retry(ctx, fn, err, nil, r.attemptTimeout, request{})
 }
 
 // Call is Do for a function that returns a value: it returns fn's value on
@@ -210,9 +220,12 @@ func Call[T any](ctx context.Context, r *Retrier, fn func(context.Context) (T, e
 		if r.budget != nil {
 			r.success()
 		}
+		if r.obs.fn != nil {
+			r.emit(request{}, Event{Kind: EventSuccess, Attempt: 1})
+		}
 		return v, nil
 	}
-	err = r.retry(ctx, attempt, err, nil, r.attemptTimeout)
+	err = r.retry(ctx, attempt, err, nil, r.attemptTimeout, request{})
 	if err != nil {
 		var zero T
 		return zero, err
@@ -240,8 +253,8 @@ func attemptTimeout(d time.Duration, err error) error {
 // retry is the slow path of Do: err is the first attempt's error. discard, if
 // not nil, runs once a retry is decided, before the wait (the transport
 // closes the previous response there). Each retry runs fn under timeout
-// (0: none).
-func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err error, discard func(), timeout time.Duration) error {
+// (0: none). req tags the events of a Transport's request.
+func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err error, discard func(), timeout time.Duration, req request) error {
 	var firstFailure time.Time
 	if r.maxElapsed > 0 {
 		firstFailure = time.Now()
@@ -249,8 +262,11 @@ func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err
 	var prev time.Duration
 	failures := 0 // failed attempts that reached the dependency, before err
 	for attempt := 1; ; attempt++ {
-		w, stop := r.next(ctx, attempt, failures, err, prev, firstFailure)
+		w, stop := r.next(ctx, attempt, failures, err, prev, firstFailure, req)
 		if stop != nil {
+			if r.obs.fn != nil {
+				r.emit(req, Event{Kind: EventFailure, Attempt: attempt, Err: stop})
+			}
 			return stop
 		}
 		if !w.local {
@@ -260,11 +276,19 @@ func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err
 		if discard != nil {
 			discard()
 		}
-		if r.onRetry != nil {
-			r.onRetry(Attempt{Number: attempt, Err: clean(err), Delay: w.total})
+		if r.obs.fn != nil {
+			cause := err
+			if w.marked {
+				cause = clean(err)
+			}
+			r.emit(req, Event{Kind: EventRetry, Attempt: attempt, Err: cause, Delay: w.total, NotAttempted: w.local})
 		}
 		if serr := sleep(ctx, w.total); serr != nil {
-			return ctxStop(ctx, clean(err), attempt, "context ended while waiting")
+			stop = ctxStop(ctx, clean(err), attempt, "context ended while waiting")
+			if r.obs.fn != nil {
+				r.emit(req, Event{Kind: EventFailure, Attempt: attempt, Err: stop})
+			}
+			return stop
 		}
 		r.retries.Add(1)
 		if timeout == 0 {
@@ -276,9 +300,19 @@ func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err
 			if r.budget != nil {
 				r.success()
 			}
+			if r.obs.fn != nil {
+				r.emit(req, Event{Kind: EventSuccess, Attempt: attempt + 1})
+			}
 			return nil
 		}
 	}
+}
+
+// emit delivers e, tagged with the Retrier's name and req, to the observer,
+// which is not nil.
+func (r *Retrier) emit(req request, e Event) {
+	e.Name, e.Method, e.Host = r.name, req.method, req.host
+	r.obs.emit(e)
 }
 
 // waitTime is what follows a failed attempt that will be retried.
@@ -286,11 +320,12 @@ type waitTime struct {
 	backoff time.Duration // the Backoff's delay: prev for the next one
 	total   time.Duration // the wait: backoff, or a longer server hint
 	local   bool          // a local rejection: retried at once, budget untouched
+	marked  bool          // the error may carry an After marker (clean it before it leaves)
 }
 
 // next decides what follows failed attempt number attempt (failures real
 // failures came before it): a wait, or the error to return.
-func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, prev time.Duration, firstFailure time.Time) (waitTime, error) {
+func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, prev time.Duration, firstFailure time.Time, req request) (waitTime, error) {
 	var p *permanentError
 	if errors.As(err, &p) {
 		return waitTime{}, clean(p.err)
@@ -302,6 +337,7 @@ func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, pr
 		return waitTime{}, clean(err)
 	}
 	w := waitTime{local: errors.Is(err, bulwark.ErrNotAttempted)}
+	w.marked = w.local // not looked for: hint is asked only of real failures
 	if w.local {
 		r.notAttempted.Add(1)
 	} else if r.budget != nil {
@@ -319,6 +355,7 @@ func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, pr
 		w.total = w.backoff
 		if h, ok := hint(err); ok {
 			w.total = max(w.total, min(h, r.backoff.Cap()))
+			w.marked = true
 		}
 	}
 	// Compared as remaining time, never as a sum: a wait near the largest
@@ -333,6 +370,9 @@ func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, pr
 	// Budget) is asked only when the retry will be made.
 	if !w.local && r.budget != nil && !r.budget.AllowRetry() {
 		r.budgetSkipped.Add(1)
+		if r.obs.fn != nil {
+			r.emit(req, Event{Kind: EventBudgetRefused, Attempt: attempt, Err: clean(err)})
+		}
 		return waitTime{}, &stopError{reason: ErrBudget, last: clean(err), attempts: attempt, why: "budget refused the retry"}
 	}
 	return w, nil

@@ -224,10 +224,10 @@ func TestAfterHint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var seen []retry.Attempt
+				var seen []retry.Event
 				r := mustNew(t, retry.Config{MaxAttempts: 2,
-					Backoff: retry.Exponential{Base: time.Second, Max: 10 * time.Second, Jitter: retry.NoJitter},
-					OnRetry: func(a retry.Attempt) { seen = append(seen, a) }})
+					Backoff:  retry.Exponential{Base: time.Second, Max: 10 * time.Second, Jitter: retry.NoJitter},
+					Observer: onRetry(func(a retry.Event) { seen = append(seen, a) })})
 				fn, _ := failing(1, fmt.Errorf("ctx: %w", retry.After(errFlaky, tt.hint)))
 				start := time.Now()
 				require.NoError(t, r.Do(t.Context(), fn))
@@ -249,20 +249,20 @@ func TestAfterMarkerStrippedOnExhaustion(t *testing.T) {
 	})
 }
 
-func TestOnRetryOrder(t *testing.T) {
+func TestRetryEventOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var seen []retry.Attempt
+		var seen []retry.Event
 		r := mustNew(t, retry.Config{MaxAttempts: 4, Backoff: retry.Constant(time.Second),
-			OnRetry: func(a retry.Attempt) { seen = append(seen, a) }})
+			Observer: onRetry(func(a retry.Event) { seen = append(seen, a) })})
 		calls := 0
 		err := r.Do(t.Context(), func(context.Context) error {
 			calls++
 			return fmt.Errorf("attempt %d", calls)
 		})
 		require.ErrorIs(t, err, retry.ErrExhausted)
-		require.Len(t, seen, 3, "no OnRetry after the last attempt")
+		require.Len(t, seen, 3, "no EventRetry after the last attempt")
 		for i, a := range seen {
-			assert.Equal(t, i+1, a.Number)
+			assert.Equal(t, i+1, a.Attempt)
 			assert.EqualError(t, a.Err, fmt.Sprintf("attempt %d", i+1))
 			assert.Equal(t, time.Second, a.Delay)
 		}

@@ -150,7 +150,7 @@ func NewTransport(next http.RoundTripper, r *Retrier, opts ...Option) (*Transpor
 }
 
 // StatusError is the error a Transport attempt reports to the Retrier (and
-// so to Config.Retryable and Config.OnRetry) for a response with a retry
+// so to Config.Retryable and as the Err of its EventRetry) for a response with a retry
 // status code. RoundTrip returns it only inside an ErrBudget error (or a
 // context error); otherwise it returns the response.
 type StatusError struct {
@@ -209,13 +209,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := t.retrier
 	r.calls.Add(1)
 	err := attempt(ctx)
+	var tag request
+	if r.obs.fn != nil {
+		tag = request{method: methodOf(req), host: req.URL.Host}
+	}
 	if err == nil {
 		if r.budget != nil {
 			r.success()
 		}
+		if r.obs.fn != nil {
+			r.emit(tag, Event{Kind: EventSuccess, Attempt: 1})
+		}
 		return last, nil
 	}
-	err = r.retry(ctx, attempt, err, discard, 0)
+	err = r.retry(ctx, attempt, err, discard, 0, tag)
 	if last == nil {
 		return nil, err
 	}
@@ -252,6 +259,14 @@ func send(next http.RoundTripper, ctx context.Context, req *http.Request, body i
 	}
 	httpbody.OnEnd(resp, actx, nil, func(error) { cancel() })
 	return resp, nil
+}
+
+// methodOf returns req's method, "" meaning GET.
+func methodOf(req *http.Request) string {
+	if req.Method == "" {
+		return http.MethodGet
+	}
+	return req.Method
 }
 
 // idempotent reports whether req may be sent more than once: an idempotent

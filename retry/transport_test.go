@@ -162,7 +162,7 @@ func TestTransportRetryAfterCappedLoopback(t *testing.T) {
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	var delays []time.Duration
-	r := mustNew(t, retry.Config{Backoff: retry.Constant(0), OnRetry: func(a retry.Attempt) { delays = append(delays, a.Delay) }})
+	r := mustNew(t, retry.Config{Backoff: retry.Constant(0), Observer: onRetry(func(a retry.Event) { delays = append(delays, a.Delay) })})
 	client := &http.Client{Transport: mustTransport(t, ts.Client().Transport, r)}
 	resp, err := client.Get(ts.URL)
 	require.NoError(t, err)
@@ -361,7 +361,7 @@ func TestTransportAttemptTimeout(t *testing.T) {
 		f.resps = append(f.resps, hang, hang, ok)
 		var seen []error
 		r := mustNew(t, retry.Config{MaxAttempts: 5, Backoff: retry.Constant(time.Second),
-			OnRetry: func(a retry.Attempt) { seen = append(seen, a.Err) }})
+			Observer: onRetry(func(a retry.Event) { seen = append(seen, a.Err) })})
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
 		require.NoError(t, err)
 		start := time.Now()
@@ -492,7 +492,7 @@ func FuzzTransportRetryAfter(f *testing.F) {
 				return &http.Response{StatusCode: 503, Header: h, Body: http.NoBody, Request: req}, nil
 			}, n.status(200))
 			var delays []time.Duration
-			r := mustNew(t, retry.Config{Backoff: backoff, OnRetry: func(a retry.Attempt) { delays = append(delays, a.Delay) }})
+			r := mustNew(t, retry.Config{Backoff: backoff, Observer: onRetry(func(a retry.Event) { delays = append(delays, a.Delay) })})
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.test/", nil)
 			require.NoError(t, err)
 			resp, err := mustTransport(t, n, r).RoundTrip(req)

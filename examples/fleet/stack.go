@@ -40,8 +40,8 @@ func newStack(addrs []string, workers int, wrap func(http.RoundTripper) *countin
 		MinCalls:    10,
 		FailureRate: 0.25,
 		OpenFor:     2 * time.Second,
-		OnStateChange: func(_ string, _, to breaker.State) {
-			if to == breaker.Open {
+		Observer: func(e breaker.Event) {
+			if e.Kind == breaker.EventStateChange && e.To == breaker.Open {
 				s.trips.Add(1)
 			}
 		},
