@@ -1,0 +1,18 @@
+package ratelimit_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/bulwark-go/bulwark/redis/internal/redistest"
+)
+
+// TestMain fails the package if a goroutine outlives the tests: every
+// Limiter and client a test opens is closed by its cleanup. Ignored: the
+// goroutine with which a rueidis cluster client closes replaced seed
+// connections 5 s later, even after its Close.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
+		goleak.Cleanup(func(int) { redistest.StopAll() }))
+}

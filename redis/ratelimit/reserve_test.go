@@ -1,0 +1,71 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/redis/internal/redistest"
+	"github.com/bulwark-go/bulwark/redis/ratelimit"
+	"github.com/bulwark-go/bulwark/redis/script"
+)
+
+func TestReserveAndWait(t *testing.T) {
+	addr := redistest.Addr(t)
+	ctx := context.Background()
+	// One token per 50 ms, burst 1.
+	l := mustNew(t, script.Rueidis(redistest.Client(t, addr)),
+		ratelimit.Config{Prefix: redistest.Prefix(t), Rate: 20, Burst: 1})
+	if res, err := l.Reserve(ctx, "k", 1); err != nil || res.Allowed != 1 || res.RetryAfter != 0 {
+		t.Fatalf("first Reserve = %+v, %v; want a token now", res, err)
+	}
+	res, err := l.Reserve(ctx, "k", 1)
+	if err != nil || res.Allowed != 1 || res.RetryAfter <= 40*time.Millisecond || res.RetryAfter > 50*time.Millisecond {
+		t.Fatalf("second Reserve = %+v, %v; want a token in about 50ms", res, err)
+	}
+	if res, err := l.Reserve(ctx, "k", 2); err != nil || res.Allowed != 0 {
+		t.Fatalf("Reserve above the burst = %+v, %v; want refused", res, err)
+	}
+	// Two reservations stand: the next token is about 100 ms away.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.Wait(short, "k"); !errors.Is(err, ratelimit.ErrWouldExceedDeadline) {
+		t.Fatalf("Wait with a 20ms deadline = %v, want ErrWouldExceedDeadline", err)
+	}
+	res, err = l.Wait(ctx, "k")
+	if err != nil || res.Allowed != 1 || res.RetryAfter <= 0 {
+		t.Fatalf("Wait = %+v, %v; want a token after a wait", res, err)
+	}
+	if _, err := l.WaitN(ctx, "k", 2); !errors.Is(err, ratelimit.ErrInvalidArgument) {
+		t.Fatalf("WaitN above the burst = %v, want ErrInvalidArgument", err)
+	}
+}
+
+// Against a three-node Redis Cluster: keys on every node are decided by
+// Redis (a CROSSSLOT or MOVED error would be a local decision).
+func TestCluster(t *testing.T) {
+	addrs := redistest.ClusterAddrs(t)
+	client := redistest.Client(t, addrs...)
+	l := mustNew(t, script.Rueidis(client), ratelimit.Config{Prefix: redistest.Prefix(t), Rate: 1, Period: time.Hour, Burst: 2})
+	ctx := context.Background()
+	nodes := map[int64]bool{}
+	for i := range 30 {
+		key := "key-" + strconv.Itoa(i) + "}{"
+		slot, err := client.Do(ctx, client.B().ClusterKeyslot().Key(l.RedisKey(key)).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[slot*3/16384] = true
+		for j, want := range []int{1, 1, 0} {
+			res, err := l.Allow(ctx, key)
+			if err != nil || res.Local || res.Allowed != want {
+				t.Fatalf("key %q call %d: %+v, %v; want Allowed %d from Redis", key, j, res, err, want)
+			}
+		}
+	}
+	if len(nodes) != 3 {
+		t.Fatalf("keys cover %d of the 3 nodes", len(nodes))
+	}
+}
