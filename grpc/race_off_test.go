@@ -1,0 +1,5 @@
+//go:build !race
+
+package bulwarkgrpc
+
+const raceEnabled = false
