@@ -1,0 +1,193 @@
+// Command stack records OpenTelemetry metrics for a small client stack: a
+// retrying, bulkheaded, load-balanced HTTP client with one circuit breaker
+// per backend, calling three local backends of which one always answers
+// 503. The meter provider exports through OpenTelemetry's Prometheus
+// exporter, so the program can serve /metrics on a loopback port; it sends
+// a few dozen requests, scrapes itself once, prints the interesting series
+// and exits (non-zero if the numbers do not add up). An OTLP exporter
+// would take the same instruments unchanged.
+//
+//	go run ./examples/stack
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bulwark-go/bulwark/balance"
+	"github.com/bulwark-go/bulwark/breaker"
+	"github.com/bulwark-go/bulwark/bulkhead"
+	bulwarkotel "github.com/bulwark-go/bulwark/otel"
+	"github.com/bulwark-go/bulwark/retry"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+const requests = 40
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "stack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out io.Writer) error {
+	// Three backends on loopback; the last always answers 503.
+	var nodes []string
+	for i := range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if i == 2 {
+				http.Error(w, "overloaded", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		}))
+		defer srv.Close()
+		nodes = append(nodes, strings.TrimPrefix(srv.URL, "http://"))
+	}
+
+	// An SDK meter provider exporting to a Prometheus registry.
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
+	if err != nil {
+		return err
+	}
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	defer func() { _ = provider.Shutdown(context.Background()) }()
+	meter := provider.Meter("github.com/bulwark-go/bulwark/otel/examples/stack")
+
+	// One metrics value per building block.
+	breakers, err := bulwarkotel.Breaker(meter)
+	if err != nil {
+		return err
+	}
+	limits, err := bulwarkotel.Bulkhead(meter)
+	if err != nil {
+		return err
+	}
+	picks, err := bulwarkotel.Balance(meter)
+	if err != nil {
+		return err
+	}
+	retries, err := bulwarkotel.Retry(meter)
+	if err != nil {
+		return err
+	}
+
+	// The stack, outside in: retry → bulkhead → balance → breaker, each
+	// with its metrics' Observe in its Config and watched for gauges.
+	group, err := breaker.NewGroup(breaker.Config{Name: "backends", ConsecutiveFailures: 3,
+		OpenFor: time.Minute, Observer: breakers.Observe}, breaker.GroupConfig{})
+	if err != nil {
+		return err
+	}
+	if _, err := breakers.WatchGroup(group); err != nil {
+		return err
+	}
+	picker, err := balance.NewRoundRobin(nodes, balance.Config{})
+	if err != nil {
+		return err
+	}
+	if _, err := bulwarkotel.WatchPicker(picks, "backends", picker, nil); err != nil {
+		return err
+	}
+	limit, err := bulkhead.New(bulkhead.Config{Name: "client", MaxConcurrent: 8, Observer: limits.Observe})
+	if err != nil {
+		return err
+	}
+	if _, err := limits.Watch("client", limit); err != nil {
+		return err
+	}
+	retrier, err := retry.New(retry.Config{Name: "client", MaxAttempts: 3,
+		Backoff: retry.Constant(time.Millisecond), Observer: retries.Observe})
+	if err != nil {
+		return err
+	}
+	var rt http.RoundTripper
+	if rt, err = breaker.NewTransport(nil, group); err != nil {
+		return err
+	}
+	if rt, err = balance.NewTransport(rt, picker); err != nil {
+		return err
+	}
+	if rt, err = bulkhead.NewTransport(rt, limit); err != nil {
+		return err
+	}
+	if rt, err = retry.NewTransport(rt, retrier); err != nil {
+		return err
+	}
+	client := &http.Client{Transport: rt, Timeout: 5 * time.Second}
+
+	ok := 0
+	for range requests {
+		resp, err := client.Get("http://backend/")
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			ok++
+		}
+	}
+	fmt.Fprintf(out, "%d/%d requests succeeded\n", ok, requests)
+
+	// Serve /metrics, scrape it once, stop.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	fmt.Fprintf(out, "GET http://%s/metrics: %s; the non-zero bulwark series:\n", ln.Addr(), resp.Status)
+	return printSeries(out, resp.Body, nodes[2])
+}
+
+// printSeries prints the non-zero samples of the bulwark series (histogram
+// buckets left out) and checks that the failing node's breaker is open.
+func printSeries(out io.Writer, body io.Reader, bad string) error {
+	open := false
+	sc := bufio.NewScanner(body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "bulwark_") || strings.Contains(line, "_bucket{") || strings.HasSuffix(line, " 0") {
+			continue
+		}
+		fmt.Fprintln(out, "  "+line)
+		if strings.HasPrefix(line, "bulwark_breaker_state") && strings.Contains(line, `name="backends/`+bad+`"`) &&
+			strings.Contains(line, `state="open"`) && strings.HasSuffix(line, " 1") {
+			open = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if !open {
+		return errors.New("the failing backend's breaker is not reported open")
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package bulwarkprom
+
+import (
+	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// BulkheadMetrics is a prometheus.Collector for concurrency limiters
+// (package bulkhead: Bulkhead and Adaptive). Its Observe method, set as the
+// limiters' Config.Observer, counts their events; the limiters given to
+// Watch and WatchAdaptive are read at each scrape:
+//
+//	bulwark_bulkhead_rejections_total{name,reason}        counter (full, timeout, rate_limited)
+//	bulwark_bulkhead_cancellations_total{name}            counter: callers whose context ended while queued
+//	bulwark_bulkhead_limit_changes_total{name}            counter
+//	bulwark_bulkhead_call_duration_seconds{name,outcome}  histogram: an Adaptive limiter's RTT samples (success, dropped)
+//	bulwark_bulkhead_admissions_total{name}               counter, from Stats
+//	bulwark_bulkhead_in_flight{name}                      gauge: slots held
+//	bulwark_bulkhead_queued{name}                         gauge: callers waiting (Bulkhead only)
+//	bulwark_bulkhead_limit{name}                          gauge: the current limit
+//
+// Admissions produce no event (they cost the fast path nothing), so they
+// are read from Stats with the gauges. One BulkheadMetrics serves any
+// number of limiters, told apart by their names; register it once per
+// registry. It is safe for concurrent use.
+type BulkheadMetrics struct {
+	rejections, cancellations, limitChanges *prometheus.CounterVec
+	duration                                *prometheus.HistogramVec
+	admissions, inFlight, queued, limit     *prometheus.Desc
+	children                                byName[bulkheadChildren]
+	bulkheads                               watchList[namedBulkhead]
+	adaptives                               watchList[namedAdaptive]
+}
+
+type bulkheadChildren struct {
+	full, timeout, rate prometheus.Counter
+	cancelled, changes  prometheus.Counter
+	success, dropped    prometheus.Observer
+}
+
+type namedBulkhead struct {
+	name string
+	b    *bulkhead.Bulkhead
+}
+
+type namedAdaptive struct {
+	name string
+	a    *bulkhead.Adaptive
+}
+
+// Bulkhead returns a BulkheadMetrics with no limiter watched yet:
+//
+//	m := bulwarkprom.Bulkhead()
+//	prometheus.MustRegister(m)
+//	b, err := bulkhead.New(bulkhead.Config{Name: "db", MaxConcurrent: 8, Observer: m.Observe})
+//	m.Watch("db", b)
+func Bulkhead() *BulkheadMetrics {
+	m := &BulkheadMetrics{
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_bulkhead_rejections_total",
+			Help: "Calls a concurrency limiter refused, by reason."}, []string{"name", "reason"}),
+		cancellations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_bulkhead_cancellations_total",
+			Help: "Queued callers whose context ended before a slot was free."}, []string{"name"}),
+		limitChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_bulkhead_limit_changes_total",
+			Help: "Changes of a limiter's concurrency limit."}, []string{"name"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bulwark_bulkhead_call_duration_seconds",
+			Help:    "Round-trip time of the calls an adaptive limiter learns from, by outcome.",
+			Buckets: durationBuckets}, []string{"name", "outcome"}),
+		admissions: prometheus.NewDesc("bulwark_bulkhead_admissions_total", "Calls a concurrency limiter admitted.", []string{"name"}, nil),
+		inFlight:   prometheus.NewDesc("bulwark_bulkhead_in_flight", "Slots held right now.", []string{"name"}, nil),
+		queued:     prometheus.NewDesc("bulwark_bulkhead_queued", "Callers waiting for a slot right now.", []string{"name"}, nil),
+		limit:      prometheus.NewDesc("bulwark_bulkhead_limit", "The current concurrency limit.", []string{"name"}, nil),
+	}
+	m.children.build = func(name string) *bulkheadChildren {
+		return &bulkheadChildren{
+			full:      m.rejections.WithLabelValues(name, bulkhead.ReasonFull.String()),
+			timeout:   m.rejections.WithLabelValues(name, bulkhead.ReasonTimeout.String()),
+			rate:      m.rejections.WithLabelValues(name, bulkhead.ReasonRateLimited.String()),
+			cancelled: m.cancellations.WithLabelValues(name),
+			changes:   m.limitChanges.WithLabelValues(name),
+			success:   m.duration.WithLabelValues(name, "success"),
+			dropped:   m.duration.WithLabelValues(name, "dropped"),
+		}
+	}
+	return m
+}
+
+// Observe counts e; it is a bulkhead.Config.Observer (and an
+// AdaptiveConfig.Observer). It allocates nothing once a name has been seen.
+func (m *BulkheadMetrics) Observe(e bulkhead.Event) {
+	c := m.children.get(e.Name)
+	switch e.Kind {
+	case bulkhead.EventRejected:
+		switch e.Reason {
+		case bulkhead.ReasonTimeout:
+			c.timeout.Inc()
+		case bulkhead.ReasonRateLimited:
+			c.rate.Inc()
+		default:
+			c.full.Inc()
+		}
+	case bulkhead.EventCancelled:
+		c.cancelled.Inc()
+	case bulkhead.EventLimitChanged:
+		c.changes.Inc()
+	case bulkhead.EventSuccess:
+		c.success.Observe(e.RTT.Seconds())
+	case bulkhead.EventDropped:
+		c.dropped.Observe(e.RTT.Seconds())
+	}
+}
+
+// Watch reads b's Stats, under the given name (its Config.Name), at each
+// scrape, until stop is called.
+func (m *BulkheadMetrics) Watch(name string, b *bulkhead.Bulkhead) (stop func()) {
+	return m.bulkheads.add(namedBulkhead{name, b})
+}
+
+// WatchAdaptive is Watch for an Adaptive limiter (which has no queue).
+func (m *BulkheadMetrics) WatchAdaptive(name string, a *bulkhead.Adaptive) (stop func()) {
+	return m.adaptives.add(namedAdaptive{name, a})
+}
+
+// Describe implements prometheus.Collector.
+func (m *BulkheadMetrics) Describe(ch chan<- *prometheus.Desc) {
+	m.rejections.Describe(ch)
+	m.cancellations.Describe(ch)
+	m.limitChanges.Describe(ch)
+	m.duration.Describe(ch)
+	ch <- m.admissions
+	ch <- m.inFlight
+	ch <- m.queued
+	ch <- m.limit
+}
+
+// Collect implements prometheus.Collector.
+func (m *BulkheadMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.rejections.Collect(ch)
+	m.cancellations.Collect(ch)
+	m.limitChanges.Collect(ch)
+	m.duration.Collect(ch)
+	for _, w := range m.bulkheads.snapshot() {
+		s := w.b.Stats()
+		ch <- prometheus.MustNewConstMetric(m.admissions, prometheus.CounterValue, float64(s.Admitted), w.name)
+		gauge(ch, m.inFlight, float64(s.InFlight), w.name)
+		gauge(ch, m.queued, float64(s.Waiting), w.name)
+		gauge(ch, m.limit, float64(s.Limit), w.name)
+	}
+	for _, w := range m.adaptives.snapshot() {
+		s := w.a.Stats()
+		ch <- prometheus.MustNewConstMetric(m.admissions, prometheus.CounterValue, float64(s.Admitted), w.name)
+		gauge(ch, m.inFlight, float64(s.InFlight), w.name)
+		gauge(ch, m.limit, float64(s.Limit), w.name)
+	}
+}
