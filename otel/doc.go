@@ -11,9 +11,10 @@
 //	b, err := breaker.New(breaker.Config{Name: "payments", Observer: m.Observe})
 //	reg, err := m.Watch(b) // state gauge; reg.Unregister() to stop
 //
-// Breaker, Retry, Bulkhead and Cache work that way; Balance has only gauges
-// and per-node counters read from the pickers' Stats (WatchPicker), so that
-// a Pick costs nothing more with metrics than without. The instruments are
+// Breaker, Retry and Bulkhead work that way. Balance has only gauges and
+// per-node counters read from the pickers' Stats (WatchPicker), so that a
+// Pick costs nothing more with metrics than without; Cache has the size
+// gauge (Watch) and reads nothing on a hit. The instruments are
 // named bulwark.<package>.<what> after OpenTelemetry's general naming rules
 // (https://opentelemetry.io/docs/specs/semconv/general/naming/): counters
 // are plural and carry no "total", UpDownCounters are not pluralized, units

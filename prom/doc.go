@@ -10,9 +10,10 @@
 //	b, err := breaker.New(breaker.Config{Name: "payments", Observer: m.Observe})
 //	m.Watch(b) // state gauge; the returned func stops watching
 //
-// Breaker, Retry, Bulkhead and Cache work that way; Balance has only gauges
-// and per-node counters read from the pickers' Stats (WatchPicker), so that
-// a Pick costs nothing more with metrics than without. Series are named
+// Breaker, Retry and Bulkhead work that way. Balance has only gauges and
+// per-node counters read from the pickers' Stats (WatchPicker), so that a
+// Pick costs nothing more with metrics than without; Cache has the size
+// gauge (Watch) and reads nothing on a hit. Series are named
 // bulwark_<package>_<what>, counters end in _total and durations are
 // histograms in seconds (the Prometheus naming practices,
 // https://prometheus.io/docs/practices/naming/), and the object's name is
