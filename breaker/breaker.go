@@ -53,12 +53,11 @@ type Breaker struct {
 	reTrips uint   // consecutive HalfOpen→Open trips; guarded by mu
 	// probes holds the admission times of the outstanding probes; each
 	// is unique (see admitProbeLocked), so it is the probe's id too.
-	probes      []int64  // guarded by mu
-	lastProbeAt int64    // guarded by mu
-	probeOK     int      // successful probes this HalfOpen; guarded by mu
-	notes       notifier // guarded by mu
+	probes      []int64 // guarded by mu
+	lastProbeAt int64   // guarded by mu
+	probeOK     int     // successful probes this HalfOpen; guarded by mu
 
-	obs observer // obs.fn nil: no observer (and observedBit clear)
+	obs observer // no Observer: not Enabled (and observedBit clear); its queue is guarded by mu
 }
 
 const (
@@ -96,7 +95,7 @@ func newBreaker(c Config) *Breaker {
 		word |= observedBit
 	}
 	b.state.Store(word)
-	b.obs.fn, b.obs.name = c.Observer, c.Name
+	b.obs = newObserver(c.Observer, c.Name)
 	b.halfOpenErr = &OpenError{Name: c.Name, State: HalfOpen}
 	b.successes.init()
 	b.win.init(c)
@@ -202,8 +201,8 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 		// reject for a period that has been closed.
 		b.rejected.Add(1)
 		oe := b.openErr.Load()
-		if b.obs.fn != nil {
-			b.obs.emit(Event{Kind: EventRejected, Reason: ReasonOpen, Err: oe, Until: oe.Until})
+		if b.obs.Enabled() {
+			b.obs.Emit(Event{Kind: EventRejected, Reason: ReasonOpen, Err: oe, Until: oe.Until})
 		}
 		return Permit{}, oe
 	}
@@ -211,9 +210,9 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 	var ev Event
 	p, err := b.admitLocked(now, &ev)
 	if ev.Kind != 0 {
-		b.unlockAndNotifyAround(nil, &ev) // after the transition that led to it
+		b.obs.UnlockAndDeliver(&b.mu, nil, &ev) // after the transition that led to it
 	} else {
-		b.unlockAndNotify()
+		b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 	}
 	return p, err
 }
@@ -235,7 +234,7 @@ func (b *Breaker) admitLocked(now int64, ev *Event) (Permit, error) {
 		b.reclaimLocked(now)
 		if len(b.probes)+b.probeOK < b.cfg.HalfOpenCalls {
 			p.tag = b.admitProbeLocked(now) | probeBit
-			if b.obs.fn != nil {
+			if b.obs.Enabled() {
 				*ev = Event{Kind: EventProbe, Probe: true}
 			}
 			return p, nil
@@ -249,7 +248,7 @@ func (b *Breaker) admitLocked(now int64, ev *Event) (Permit, error) {
 	} else {
 		err = b.openErr.Load()
 	}
-	if b.obs.fn != nil {
+	if b.obs.Enabled() {
 		*ev = Event{Kind: EventRejected, Reason: reason, Err: err, Until: err.Until, Shadow: b.cfg.Shadow}
 	}
 	if b.cfg.Shadow {
@@ -311,8 +310,8 @@ func (b *Breaker) closedSuccessSlow(word uint64, err error) {
 		return
 	}
 	b.successes.add()
-	if b.obs.fn != nil {
-		b.obs.emit(Event{Kind: EventSuccess, Err: err})
+	if b.obs.Enabled() {
+		b.obs.Emit(Event{Kind: EventSuccess, Err: err})
 	}
 	if b.flags.Load()&watchBit != 0 {
 		b.evaluateNow()
@@ -323,7 +322,7 @@ func (b *Breaker) evaluateNow() {
 	now := b.now()
 	b.mu.Lock()
 	ask := b.evaluateLocked(now)
-	b.unlockAndNotify()
+	b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 	b.askShouldTrip(ask)
 }
 
@@ -345,8 +344,8 @@ func (b *Breaker) record(p Permit, o Outcome, err error) {
 	if b.slowCall == 0 {
 		if !b.countSuccess() {
 			b.closedSuccessSlow(p.word, err)
-		} else if b.obs.fn != nil {
-			b.obs.emit(Event{Kind: EventSuccess, Err: err})
+		} else if b.obs.Enabled() {
+			b.obs.Emit(Event{Kind: EventSuccess, Err: err})
 		}
 		return
 	}
@@ -356,8 +355,8 @@ func (b *Breaker) record(p Permit, o Outcome, err error) {
 		return
 	}
 	b.successes.add()
-	if b.obs.fn != nil {
-		b.obs.emit(Event{Kind: EventSuccess, Err: err})
+	if b.obs.Enabled() {
+		b.obs.Emit(Event{Kind: EventSuccess, Err: err})
 	}
 	if b.flags.Load()&watchBit != 0 {
 		b.evaluateNow()
@@ -378,8 +377,8 @@ func (b *Breaker) recordSlow(p Permit, o Outcome, err error) {
 			}
 			b.mu.Unlock()
 		}
-		if b.obs.fn != nil {
-			b.obs.emit(Event{Kind: EventIgnored, Err: err, Probe: p.isProbe()})
+		if b.obs.Enabled() {
+			b.obs.Emit(Event{Kind: EventIgnored, Err: err, Probe: p.isProbe()})
 		}
 		return
 	}
@@ -390,12 +389,12 @@ func (b *Breaker) recordSlow(p Permit, o Outcome, err error) {
 	}
 	b.mu.Lock()
 	ask := b.recordLocked(p, o, now, slow)
-	if b.obs.fn != nil {
+	if b.obs.Enabled() {
 		// Delivered before whatever transition the outcome caused.
 		ev := Event{Kind: outcomeKind(o), Err: err, Probe: p.isProbe(), Slow: slow}
-		b.unlockAndNotifyAround(&ev, nil)
+		b.obs.UnlockAndDeliver(&b.mu, &ev, nil)
 	} else {
-		b.unlockAndNotify()
+		b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 	}
 	b.askShouldTrip(ask)
 }
@@ -509,12 +508,12 @@ func (b *Breaker) setStateLocked(s State) {
 	b.probes = b.probes[:0]
 	b.probeOK = 0
 	b.state.Store(nextWord(old, s))
-	if b.obs.fn != nil && stateOf(old) != s {
+	if b.obs.Enabled() && stateOf(old) != s {
 		e := Event{Kind: EventStateChange, From: stateOf(old), To: s}
 		if s == Open {
 			e.Until = b.openErr.Load().Until
 		}
-		b.pushLocked(e)
+		b.obs.PushLocked(e)
 	}
 }
 
@@ -531,7 +530,7 @@ func (b *Breaker) State() State {
 		b.setStateLocked(HalfOpen)
 	}
 	s := stateOf(b.state.Load())
-	b.unlockAndNotify()
+	b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 	return s
 }
 
@@ -546,7 +545,7 @@ func (b *Breaker) Trip() {
 	} else {
 		b.openLocked(now)
 	}
-	b.unlockAndNotify()
+	b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 }
 
 // Reset closes the breaker with a fresh window and the open time back to
@@ -560,7 +559,7 @@ func (b *Breaker) Reset() {
 		b.reTrips = 0
 		b.resetWindowLocked(now)
 	}
-	b.unlockAndNotify()
+	b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 }
 
 // holdOpen lengthens the current open period to at least now+d; it does

@@ -2,8 +2,9 @@ package breaker
 
 import (
 	"fmt"
-	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/observe"
 )
 
 // EventKind says what an Event reports.
@@ -132,23 +133,13 @@ func (e Event) Source() string { return e.Name }
 // Type returns Kind's name.
 func (e Event) Type() string { return e.Kind.String() }
 
-// observer holds a Config.Observer and counts its panics.
-type observer struct {
-	fn     func(Event)
-	name   string
-	panics atomic.Int64
-}
+// observer is Config.Observer delivered under the rule of package bulwark:
+// at once for a call's own events, queued under the mutex and delivered in
+// order after it for the rest; panics recovered and counted.
+type observer = observe.Observer[Event]
 
-// emit delivers e, tagged with the name, at once; o.fn is not nil. A panic
-// is recovered and counted.
-func (o *observer) emit(e Event) {
-	defer o.recoverPanic()
-	e.Name = o.name
-	o.fn(e)
-}
-
-func (o *observer) recoverPanic() {
-	if recover() != nil {
-		o.panics.Add(1)
-	}
+// newObserver returns the observer for fn (nil for none), which tags every
+// event with the object's name.
+func newObserver(fn func(Event), name string) observer {
+	return observe.NewTagged(fn, func(e *Event) { e.Name = name })
 }

@@ -40,7 +40,7 @@ func (b *Breaker) Stats() Stats {
 		SlowCalls:      b.slow.Load(),
 		Rejected:       b.rejected.Load(),
 		Trips:          b.trips.Load(),
-		ObserverPanics: b.obs.panics.Load(),
+		ObserverPanics: b.obs.Panics(),
 	}
 	if s.State == Closed {
 		c := b.win.counts(b.total(), now)

@@ -63,7 +63,7 @@ type Throttle struct {
 	rotate   sync.Mutex // serializes the reset of a bucket
 	buckets  [throttleBuckets]throttleBucket
 	rejected atomic.Int64
-	obs      observer // obs.fn nil: no observer
+	obs      observer // no Observer: not Enabled
 }
 
 type throttleBucket struct {
@@ -99,7 +99,7 @@ func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 	for i := range t.buckets {
 		t.buckets[i].num.Store(-1)
 	}
-	t.obs.fn, t.obs.name = cfg.Observer, cfg.Name
+	t.obs = newObserver(cfg.Observer, cfg.Name)
 	return t, nil
 }
 
@@ -115,8 +115,8 @@ func (t *Throttle) Allow() (Permit, error) {
 	p := rejectProbability(float64(requests), float64(accepts), t.cfg.K)
 	if p > 0 && t.rand() < p {
 		t.rejected.Add(1)
-		if t.obs.fn != nil {
-			t.obs.emit(Event{Kind: EventRejected, Reason: ReasonThrottled, Err: ErrThrottled, Probability: p})
+		if t.obs.Enabled() {
+			t.obs.Emit(Event{Kind: EventRejected, Reason: ReasonThrottled, Err: ErrThrottled, Probability: p})
 		}
 		return Permit{}, ErrThrottled
 	}
@@ -161,8 +161,8 @@ func (t *Throttle) window(cur int64) (requests, accepts int64) {
 // request counted in bucket number cur: Success is an accept, Ignore
 // withdraws the request.
 func (t *Throttle) record(cur uint64, o Outcome, err error) {
-	if t.obs.fn != nil {
-		t.obs.emit(Event{Kind: outcomeKind(o), Err: err})
+	if t.obs.Enabled() {
+		t.obs.Emit(Event{Kind: outcomeKind(o), Err: err})
 	}
 	b := &t.buckets[cur%throttleBuckets]
 	if b.num.Load() != int64(cur) {
@@ -224,5 +224,5 @@ func (t *Throttle) Stats() ThrottleStats {
 	return ThrottleStats{Requests: r, Accepts: a,
 		RejectProbability: rejectProbability(float64(r), float64(a), t.cfg.K),
 		Rejected:          t.rejected.Load(),
-		ObserverPanics:    t.obs.panics.Load()}
+		ObserverPanics:    t.obs.Panics()}
 }

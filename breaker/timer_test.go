@@ -28,7 +28,7 @@ func TestBucketTimerSurvivesStaleClockReading(t *testing.T) {
 
 		b.mu.Lock()
 		b.recordLocked(Permit{b: b, word: b.state.Load()}, Success, stale, false)
-		b.unlockAndNotify()
+		b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 
 		for range 9 { // t = 1.5 s … 9.5 s, one success per bucket 1…9
 			time.Sleep(500 * time.Millisecond)

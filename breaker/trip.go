@@ -73,5 +73,5 @@ func (b *Breaker) askShouldTrip(q tripQuestion) {
 	if b.state.Load() == q.word && b.win.gen == q.windowGen {
 		b.openLocked(now)
 	}
-	b.unlockAndNotify()
+	b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 }

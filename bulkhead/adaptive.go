@@ -197,7 +197,7 @@ type Adaptive struct {
 	windowSize int
 	window     sampleWindow
 
-	obs observer // obs.fn nil: no observer
+	obs observer // no Observer: not Enabled; its queue is guarded by mu
 }
 
 // sampleWindow aggregates completed calls between two algorithm updates.
@@ -235,7 +235,7 @@ func NewAdaptive(cfg AdaptiveConfig) (*Adaptive, error) {
 		maxLimit:   cfg.MaxLimit,
 	}
 	a.alg = newAlgorithm(cfg, rand.Float64)
-	a.obs.fn, a.obs.name = cfg.Observer, cfg.Name
+	a.obs = newObserver(cfg.Observer, cfg.Name)
 	a.limit.Store(int64(cfg.InitialLimit))
 	return a, nil
 }
@@ -248,8 +248,8 @@ func (a *Adaptive) TryAcquire() (Permit, bool) {
 		n := a.inFlight.Load()
 		if n >= a.limit.Load() {
 			a.rejected.Add(1)
-			if a.obs.fn != nil {
-				a.obs.emit(Event{Kind: EventRejected, Reason: ReasonFull, Err: ErrFull})
+			if a.obs.Enabled() {
+				a.obs.Emit(Event{Kind: EventRejected, Reason: ReasonFull, Err: ErrFull})
 			}
 			return Permit{}, false
 		}
@@ -302,10 +302,10 @@ func (a *Adaptive) SetLimit(n int) error {
 	}
 	a.mu.Lock()
 	a.alg.set(float64(n))
-	if old := a.limit.Swap(int64(n)); a.obs.fn != nil && old != int64(n) {
-		a.obs.pushLocked(Event{Kind: EventLimitChanged, OldLimit: int(old), NewLimit: n})
+	if old := a.limit.Swap(int64(n)); a.obs.Enabled() && old != int64(n) {
+		a.obs.PushLocked(Event{Kind: EventLimitChanged, OldLimit: int(old), NewLimit: n})
 	}
-	a.obs.unlockAndDeliver(&a.mu, nil)
+	a.obs.UnlockAndDeliver(&a.mu, nil, nil)
 	return nil
 }
 
@@ -320,8 +320,8 @@ func (a *Adaptive) finish(p Permit, o outcome, err error) {
 		return
 	}
 	if o == outcomeIgnore {
-		if a.obs.fn != nil {
-			a.obs.emit(Event{Kind: EventIgnored, Err: err})
+		if a.obs.Enabled() {
+			a.obs.Emit(Event{Kind: EventIgnored, Err: err})
 		}
 		return
 	}
@@ -331,19 +331,19 @@ func (a *Adaptive) finish(p Permit, o outcome, err error) {
 		a.dropped.Add(1)
 	}
 	a.mu.Lock()
-	if a.obs.fn == nil {
+	if !a.obs.Enabled() {
 		a.recordLocked(p, o, elapsed, rtt)
 		a.mu.Unlock()
 		return
 	}
 	if from, to := a.recordLocked(p, o, elapsed, rtt); from != to {
-		a.obs.pushLocked(Event{Kind: EventLimitChanged, OldLimit: from, NewLimit: to})
+		a.obs.PushLocked(Event{Kind: EventLimitChanged, OldLimit: from, NewLimit: to})
 	}
 	e := Event{Kind: EventSuccess, RTT: rtt}
 	if o == outcomeDrop {
 		e.Kind, e.Err = EventDropped, err
 	}
-	a.obs.unlockAndDeliver(&a.mu, &e)
+	a.obs.UnlockAndDeliver(&a.mu, &e, nil)
 }
 
 // recordLocked adds a finished call to the window and, when the window is
@@ -402,6 +402,6 @@ func (a *Adaptive) Stats() AdaptiveStats {
 		Rejected:       a.rejected.Load(),
 		Dropped:        a.dropped.Load(),
 		Misuse:         a.misuse.Load(),
-		ObserverPanics: a.obs.panics.Load(),
+		ObserverPanics: a.obs.Panics(),
 	}
 }

@@ -173,7 +173,7 @@ type Bulkhead struct {
 	cancelled       atomic.Uint64
 	misuse          atomic.Uint64
 
-	obs observer // obs.fn nil: no observer; its queue is guarded by mu
+	obs observer // no Observer: not Enabled; its queue is guarded by mu
 
 	_ [64]byte
 	// state is a plain word used only through sync/atomic functions (the
@@ -198,7 +198,7 @@ func New(cfg Config) (*Bulkhead, error) {
 		maxWaiting: uint64(cfg.MaxWaiting),
 		maxWait:    cfg.MaxWait,
 	}
-	b.obs.fn, b.obs.name = cfg.Observer, cfg.Name
+	b.obs = newObserver(cfg.Observer, cfg.Name)
 	if cfg.Rate > 0 {
 		b.limiter = rate.NewLimiter(cfg.Rate, cfg.Burst)
 	}
@@ -234,7 +234,7 @@ func (b *Bulkhead) TryAcquire() (Permit, bool) {
 func (b *Bulkhead) tryAcquireSlow(s uint64) bool {
 	if s == 0 {
 		if !b.limiter.Allow() {
-			b.rejectRate(b.obs.fn != nil)
+			b.rejectRate(b.obs.Enabled())
 			return false
 		}
 		s = atomic.AddUint64(&b.state, takeDelta)
@@ -333,7 +333,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	b.mu.Unlock()
 
 	var queuedAt time.Time
-	if b.obs.fn != nil {
+	if b.obs.Enabled() {
 		queuedAt = time.Now()
 	}
 	var expired <-chan time.Time
@@ -350,15 +350,15 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	case <-ctx.Done():
 		b.leave(w)
 		b.cancelled.Add(1)
-		if b.obs.fn != nil {
-			b.obs.emit(Event{Kind: EventCancelled, Err: ctx.Err(), Waited: time.Since(queuedAt)})
+		if b.obs.Enabled() {
+			b.obs.Emit(Event{Kind: EventCancelled, Err: ctx.Err(), Waited: time.Since(queuedAt)})
 		}
 		return ctx.Err()
 	case <-expired:
 		b.leave(w)
 		b.rejectedTimeout.Add(1)
-		if b.obs.fn != nil {
-			b.obs.emit(Event{Kind: EventRejected, Reason: ReasonTimeout, Err: ErrTimeout, Waited: time.Since(queuedAt)})
+		if b.obs.Enabled() {
+			b.obs.Emit(Event{Kind: EventRejected, Reason: ReasonTimeout, Err: ErrTimeout, Waited: time.Since(queuedAt)})
 		}
 		return ErrTimeout
 	}
@@ -487,10 +487,10 @@ func (b *Bulkhead) SetLimit(n int) error {
 	// compared with the wrong limit: settle it now.
 	b.dropSurplusLocked()
 	b.handOffLocked()
-	if b.obs.fn != nil && limit != old {
-		b.obs.pushLocked(Event{Kind: EventLimitChanged, OldLimit: int(old), NewLimit: n})
+	if b.obs.Enabled() && limit != old {
+		b.obs.PushLocked(Event{Kind: EventLimitChanged, OldLimit: int(old), NewLimit: n})
 	}
-	b.obs.unlockAndDeliver(&b.mu, nil)
+	b.obs.UnlockAndDeliver(&b.mu, nil, nil)
 	return nil
 }
 
@@ -512,8 +512,8 @@ func (b *Bulkhead) Do(ctx context.Context, fn func(context.Context) error) error
 // rejectFull counts an ErrFull rejection, reports it and returns it.
 func (b *Bulkhead) rejectFull() error {
 	b.rejectedFull.Add(1)
-	if b.obs.fn != nil {
-		b.obs.emit(Event{Kind: EventRejected, Reason: ReasonFull, Err: ErrFull})
+	if b.obs.Enabled() {
+		b.obs.Emit(Event{Kind: EventRejected, Reason: ReasonFull, Err: ErrFull})
 	}
 	return ErrFull
 }
@@ -531,8 +531,8 @@ func (b *Bulkhead) rejectRate(needErr bool) error {
 	if at, ok := nextAdmission(b.limiter, time.Now()); ok {
 		err = &RateLimitedError{At: at}
 	}
-	if b.obs.fn != nil {
-		b.obs.emit(Event{Kind: EventRejected, Reason: ReasonRateLimited, Err: err})
+	if b.obs.Enabled() {
+		b.obs.Emit(Event{Kind: EventRejected, Reason: ReasonRateLimited, Err: err})
 	}
 	return err
 }
@@ -584,6 +584,6 @@ func (b *Bulkhead) Stats() Stats {
 		RejectedRate:    int64(b.rejectedRate.Load()),
 		Cancelled:       int64(b.cancelled.Load()),
 		Misuse:          int64(b.misuse.Load()),
-		ObserverPanics:  b.obs.panics.Load(),
+		ObserverPanics:  b.obs.Panics(),
 	}
 }

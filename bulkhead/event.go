@@ -2,9 +2,9 @@ package bulkhead
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/observe"
 )
 
 // EventKind says what an Event reports.
@@ -124,85 +124,13 @@ func (e Event) Source() string { return e.Name }
 // Type returns Kind's name.
 func (e Event) Type() string { return e.Kind.String() }
 
-// observer holds an Observer, the limiter's name, its panic count and the
-// queue of limit changes.
-//
-// The queue: limit changes, made under the limiter's mutex, are appended
-// to pending there. After unlocking, the goroutine that made them becomes
-// the deliverer unless one is already at work: it takes the whole batch,
-// calls the observer for each outside the lock and loops until pending is
-// empty. One deliverer at a time, batches in queue order: the observer sees
-// limit changes serially, in the order they took effect, and may call the
-// limiter back (SetLimit included) without deadlock; what that causes is
-// delivered after it returns. A call's own events are never queued (so a
-// deliverer's extra work is bounded by the rate of limit changes): they are
-// delivered by the call's goroutine, before the limit change they caused.
-type observer struct {
-	fn     func(Event)
-	name   string
-	panics atomic.Int64
+// observer is Config.Observer delivered under the rule of package bulwark:
+// at once for a call's own events, queued under the mutex and delivered in
+// order after it for the rest; panics recovered and counted.
+type observer = observe.Observer[Event]
 
-	pending, spare []Event // guarded by the limiter's mutex
-	delivering     bool    // guarded by the limiter's mutex
-}
-
-// emit delivers e, tagged with the name, at once; o.fn is not nil. A panic
-// is recovered and counted.
-func (o *observer) emit(e Event) {
-	defer o.recoverPanic()
-	e.Name = o.name
-	o.fn(e)
-}
-
-func (o *observer) recoverPanic() {
-	if recover() != nil {
-		o.panics.Add(1)
-	}
-}
-
-// pushLocked queues e; the caller holds the limiter's mutex and has checked
-// that o.fn is not nil.
-func (o *observer) pushLocked(e Event) { o.pending = append(o.pending, e) }
-
-// unlockAndDeliver releases mu, the limiter's mutex (held), and delivers,
-// outside it, before (the event of the call that took the lock, if not nil)
-// and then the queued limit changes, unless another goroutine is delivering
-// them.
-func (o *observer) unlockAndDeliver(mu *sync.Mutex, before *Event) {
-	if o.delivering || len(o.pending) == 0 {
-		mu.Unlock()
-		if before != nil {
-			o.emit(*before)
-		}
-		return
-	}
-	o.delivering = true
-	mu.Unlock()
-	locked := false
-	// Deferred so that an observer that does not return normally
-	// (runtime.Goexit) does not leave the flag set; panics never reach here.
-	defer func() {
-		if !locked {
-			mu.Lock()
-		}
-		o.delivering = false
-		mu.Unlock()
-	}()
-	if before != nil {
-		o.emit(*before)
-	}
-	mu.Lock()
-	locked = true
-	for len(o.pending) > 0 {
-		batch := o.pending
-		o.pending = o.spare[:0]
-		locked = false
-		mu.Unlock()
-		for i := range batch {
-			o.emit(batch[i])
-		}
-		mu.Lock()
-		locked = true
-		o.spare = batch[:0]
-	}
+// newObserver returns the observer for fn (nil for none), which tags every
+// event with the object's name.
+func newObserver(fn func(Event), name string) observer {
+	return observe.NewTagged(fn, func(e *Event) { e.Name = name })
 }

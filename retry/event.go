@@ -2,8 +2,9 @@ package retry
 
 import (
 	"fmt"
-	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/observe"
 )
 
 // EventKind says what an Event reports.
@@ -96,25 +97,10 @@ func (e Event) Source() string { return e.Name }
 // Type returns Kind's name.
 func (e Event) Type() string { return e.Kind.String() }
 
-// observer delivers events to a Config.Observer: at once, on the caller's
-// goroutine (a Retrier keeps no shared state that events would have to be
-// ordered by), recovering and counting a panic.
-type observer struct {
-	fn     func(Event)
-	panics atomic.Int64
-}
-
-// emit delivers e; o.fn is not nil.
-func (o *observer) emit(e Event) {
-	defer o.recoverPanic()
-	o.fn(e)
-}
-
-func (o *observer) recoverPanic() {
-	if recover() != nil {
-		o.panics.Add(1)
-	}
-}
+// observer is a Config.Observer: events are delivered at once, on the
+// caller's goroutine (a Retrier keeps no shared state that events would have
+// to be ordered by), and a panic is recovered and counted.
+type observer = observe.Observer[Event]
 
 // request names the HTTP request a Transport's events are about; the zero
 // request is a call of Do or Call.

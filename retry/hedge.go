@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/internal/observe"
 )
 
 // HedgeConfig configures Hedge, HedgeDiscard and NewHedgeTransport.
@@ -111,9 +112,8 @@ type hedge[T any] struct {
 // emit delivers e to cfg.Observer, which is not nil, recovering a panic.
 func (h *hedge[T]) emit(e Event) {
 	e.Name, e.Method, e.Host = h.cfg.Name, h.req.method, h.req.host
-	var o observer
-	o.fn = h.cfg.Observer
-	o.emit(e)
+	o := observe.New(h.cfg.Observer)
+	o.Emit(e)
 }
 
 func (h *hedge[T]) drop(v T) {

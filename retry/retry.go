@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/internal/observe"
 )
 
 // Config configures a Retrier. Every zero field has a documented default.
@@ -91,7 +92,7 @@ type Retrier struct {
 	budget         Budget
 	tokens         *TokenBudget // budget, when it is one: called without dispatch on the fast path
 	name           string
-	obs            observer // obs.fn nil: no observer
+	obs            observer // no Observer: not Enabled
 
 	calls, retries, notAttempted, budgetSkipped, exhausted atomic.Int64
 }
@@ -134,7 +135,7 @@ func New(cfg Config) (*Retrier, error) {
 		budget:         cfg.Budget,
 		name:           cfg.Name,
 	}
-	r.obs.fn = cfg.Observer
+	r.obs = observe.New(cfg.Observer)
 	return r, nil
 }
 
@@ -150,7 +151,7 @@ func (r *Retrier) Stats() Stats {
 		BudgetSkipped: r.budgetSkipped.Load(),
 		Exhausted:     r.exhausted.Load(),
 
-		ObserverPanics: r.obs.panics.Load(),
+		ObserverPanics: r.obs.Panics(),
 	}
 }
 
@@ -189,7 +190,7 @@ func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error 
 		if r.budget != nil {
 			r.success()
 		}
-		if r.obs.fn != nil {
+		if r.obs.Enabled() {
 			r.emit(request{}, Event{Kind: EventSuccess, Attempt: 1})
 		}
 		return nil
@@ -220,7 +221,7 @@ func Call[T any](ctx context.Context, r *Retrier, fn func(context.Context) (T, e
 		if r.budget != nil {
 			r.success()
 		}
-		if r.obs.fn != nil {
+		if r.obs.Enabled() {
 			r.emit(request{}, Event{Kind: EventSuccess, Attempt: 1})
 		}
 		return v, nil
@@ -264,7 +265,7 @@ func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err
 	for attempt := 1; ; attempt++ {
 		w, stop := r.next(ctx, attempt, failures, err, prev, firstFailure, req)
 		if stop != nil {
-			if r.obs.fn != nil {
+			if r.obs.Enabled() {
 				r.emit(req, Event{Kind: EventFailure, Attempt: attempt, Err: stop})
 			}
 			return stop
@@ -276,7 +277,7 @@ func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err
 		if discard != nil {
 			discard()
 		}
-		if r.obs.fn != nil {
+		if r.obs.Enabled() {
 			cause := err
 			if w.marked {
 				cause = clean(err)
@@ -285,7 +286,7 @@ func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err
 		}
 		if serr := sleep(ctx, w.total); serr != nil {
 			stop = ctxStop(ctx, clean(err), attempt, "context ended while waiting")
-			if r.obs.fn != nil {
+			if r.obs.Enabled() {
 				r.emit(req, Event{Kind: EventFailure, Attempt: attempt, Err: stop})
 			}
 			return stop
@@ -300,7 +301,7 @@ func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err
 			if r.budget != nil {
 				r.success()
 			}
-			if r.obs.fn != nil {
+			if r.obs.Enabled() {
 				r.emit(req, Event{Kind: EventSuccess, Attempt: attempt + 1})
 			}
 			return nil
@@ -312,7 +313,7 @@ func (r *Retrier) retry(ctx context.Context, fn func(context.Context) error, err
 // which is not nil.
 func (r *Retrier) emit(req request, e Event) {
 	e.Name, e.Method, e.Host = r.name, req.method, req.host
-	r.obs.emit(e)
+	r.obs.Emit(e)
 }
 
 // waitTime is what follows a failed attempt that will be retried.
@@ -370,7 +371,7 @@ func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, pr
 	// Budget) is asked only when the retry will be made.
 	if !w.local && r.budget != nil && !r.budget.AllowRetry() {
 		r.budgetSkipped.Add(1)
-		if r.obs.fn != nil {
+		if r.obs.Enabled() {
 			r.emit(req, Event{Kind: EventBudgetRefused, Attempt: attempt, Err: clean(err)})
 		}
 		return waitTime{}, &stopError{reason: ErrBudget, last: clean(err), attempts: attempt, why: "budget refused the retry"}

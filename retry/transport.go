@@ -210,14 +210,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.calls.Add(1)
 	err := attempt(ctx)
 	var tag request
-	if r.obs.fn != nil {
+	if r.obs.Enabled() {
 		tag = request{method: methodOf(req), host: req.URL.Host}
 	}
 	if err == nil {
 		if r.budget != nil {
 			r.success()
 		}
-		if r.obs.fn != nil {
+		if r.obs.Enabled() {
 			r.emit(tag, Event{Kind: EventSuccess, Attempt: 1})
 		}
 		return last, nil
