@@ -4,6 +4,7 @@
 #   results/<area>.benchstat  benchstat's summary of it
 #   results/hitratio.txt      cache hit ratios on the 2,000,000-request Zipf trace
 #   results/spread.txt        shard spread/movement table over 1,000,000 keys
+#   results/gameday/          the game days (area "gameday", about 11 minutes)
 # and rewrites the part of README.md between the results markers.
 #
 # Usage: ./run.sh [area ...]      (default: all areas)
@@ -16,7 +17,7 @@ COUNT=${COUNT:-10}
 CPU=${CPU:-1,2}
 BENCHTIME=${BENCHTIME:-200ms}
 AREAS=("$@")
-[ ${#AREAS[@]} -gt 0 ] || AREAS=(retry breaker bulkhead cache balance shard)
+[ ${#AREAS[@]} -gt 0 ] || AREAS=(retry breaker bulkhead cache balance shard gameday)
 
 BENCHSTAT=$(command -v benchstat || true)
 if [ -z "$BENCHSTAT" ]; then
@@ -30,6 +31,7 @@ mkdir -p results
 # of taken back to back, so a burst of load on the shared machine or a drift
 # in clock speed hits bulwark and its peers alike.
 for area in "${AREAS[@]}"; do
+  [ "$area" = gameday ] && continue # not a go test benchmark: see below
   cmd="go test -run='^\$' -bench=. -benchmem -count=1 -cpu=$CPU -benchtime=$BENCHTIME ./$area/"
   echo "== $area: $COUNT rounds of $cmd" >&2
   {
@@ -55,6 +57,11 @@ if [[ " ${AREAS[*]} " == *" shard "* ]]; then
     echo "# command (in bench/): go test -count=1 -run=TestSpreadTable -v ./shard/"
     go test -count=1 -run=TestSpreadTable -v ./shard/
   } >results/spread.txt
+fi
+
+if [[ " ${AREAS[*]} " == *" gameday "* ]]; then
+  echo "== game days (client scenarios and the server overload day)" >&2
+  go run ./gameday/cmd -out results/gameday
 fi
 
 # Rebuild the generated section of README.md from whatever results/ holds.
