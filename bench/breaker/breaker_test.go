@@ -4,6 +4,7 @@ package breakerbench
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,13 @@ func libs() []struct {
 	}{
 		{"bulwark-count", func() call {
 			b, _ := breaker.New(breaker.Config{WindowSize: 100})
+			return func() { _ = b.Do(ctx, noop) }
+		}},
+		{"bulwark-count-observed", func() call {
+			// The cost of an observer: every success is an event.
+			var events atomic.Int64
+			b, _ := breaker.New(breaker.Config{WindowSize: 100,
+				Observer: func(breaker.Event) { events.Add(1) }})
 			return func() { _ = b.Do(ctx, noop) }
 		}},
 		{"bulwark-count-twostep", func() call {

@@ -93,6 +93,21 @@ func BenchmarkBulkheadSingle(b *testing.B) {
 			}
 		}
 	})
+	b.Run("bulwark-observed", func(b *testing.B) {
+		// With an observer: an admission is not an event, so this measures
+		// that setting one costs the admitted path nothing.
+		bw, err := bulkhead.New(bulkhead.Config{MaxConcurrent: slots,
+			Observer: func(bulkhead.Event) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if p, ok := bw.TryAcquire(); ok {
+				p.Done(nil)
+			}
+		}
+	})
 	b.Run("xsync-semaphore", func(b *testing.B) {
 		xs := semaphore.NewWeighted(slots)
 		b.ReportAllocs()
