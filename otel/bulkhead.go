@@ -12,19 +12,20 @@ import (
 // bulkhead: Bulkhead and Adaptive) as OpenTelemetry instruments, and
 // observes the limiters it watches:
 //
-//	bulwark.bulkhead.rejections     counter         {call}  name, reason (full, timeout, rate_limited)
-//	bulwark.bulkhead.cancellations  counter         {call}  name: callers whose context ended while queued
-//	bulwark.bulkhead.limit_changes  counter         {change} name
-//	bulwark.bulkhead.call.duration  histogram       s       name, outcome (success, dropped): an Adaptive limiter's RTT samples
-//	bulwark.bulkhead.admissions     counter (async) {call}  name: calls admitted (watched limiters)
-//	bulwark.bulkhead.in_flight      updowncounter (async) {call} name: slots held
-//	bulwark.bulkhead.queued         updowncounter (async) {call} name: callers waiting (Bulkhead only)
-//	bulwark.bulkhead.limit          updowncounter (async) {call} name: the current limit
+//	bulwark.bulkhead.rejections     counter                {call}    name, reason (full, timeout, rate_limited)
+//	bulwark.bulkhead.cancellations  counter                {call}    name: callers whose context ended while queued
+//	bulwark.bulkhead.limit_changes  counter                {change}  name
+//	bulwark.bulkhead.call.duration  histogram              s         name, outcome (success, dropped): an Adaptive limiter's samples
+//	bulwark.bulkhead.admissions     counter (async)        {call}    name: calls admitted (watched limiters)
+//	bulwark.bulkhead.in_flight      updowncounter (async)  {call}    name: slots held
+//	bulwark.bulkhead.queued         updowncounter (async)  {call}    name: callers waiting (Bulkhead only)
+//	bulwark.bulkhead.limit          updowncounter (async)  {call}    name: the current limit
 //
 // Admissions produce no event (they cost the fast path nothing), so they
-// are read from Stats with the gauges. One BulkheadMetrics serves any
-// number of limiters, told apart by their names; it is safe for concurrent
-// use.
+// are read from Stats with the gauges, by Watch and WatchAdaptive. An
+// Adaptive limiter's ignored calls (EventIgnored) carry no sample and are
+// not recorded. One BulkheadMetrics serves any number of limiters, told
+// apart by their names; it is safe for concurrent use.
 type BulkheadMetrics struct {
 	meter                             metric.Meter
 	rejections, cancellations, limits metric.Int64Counter
@@ -34,25 +35,35 @@ type BulkheadMetrics struct {
 	attrs                             byName[bulkheadAttrs]
 }
 
+// bulkheadReasons are the reason attribute's values, indexed by
+// bulkhead.Reason; index 0 stands for a reason this package does not know.
+var bulkheadReasons = [...]bulkhead.Reason{0, bulkhead.ReasonFull, bulkhead.ReasonTimeout, bulkhead.ReasonRateLimited}
+
 type bulkheadAttrs struct {
-	name                metric.MeasurementOption
-	full, timeout, rate metric.MeasurementOption
-	success, dropped    metric.MeasurementOption
+	name             attrs
+	reason           [len(bulkheadReasons)]attrs
+	success, dropped attrs
 }
 
 func newBulkheadAttrs(name string) *bulkheadAttrs {
 	n := keyName.String(name)
-	return &bulkheadAttrs{
-		name:    with(n),
-		full:    with(n, keyReason.String(bulkhead.ReasonFull.String())),
-		timeout: with(n, keyReason.String(bulkhead.ReasonTimeout.String())),
-		rate:    with(n, keyReason.String(bulkhead.ReasonRateLimited.String())),
-		success: with(n, keyOutcome.String("success")),
-		dropped: with(n, keyOutcome.String("dropped")),
+	a := &bulkheadAttrs{
+		name:    newAttrs(n),
+		success: newAttrs(n, keyOutcome.String("success")),
+		dropped: newAttrs(n, keyOutcome.String("dropped")),
 	}
+	for i, r := range bulkheadReasons {
+		v := "unknown"
+		if r != 0 {
+			v = r.String()
+		}
+		a.reason[i] = newAttrs(n, keyReason.String(v))
+	}
+	return a
 }
 
-// Bulkhead creates the bulkhead instruments on meter. Put Observe in the
+// Bulkhead creates the bulkhead instruments on meter and returns them; the
+// error is the meter's, if it refused an instrument. Put Observe in the
 // Config (or AdaptiveConfig) of each limiter and pass the limiter to Watch
 // (or WatchAdaptive) for the gauges:
 //
@@ -86,54 +97,53 @@ func Bulkhead(meter metric.Meter) (*BulkheadMetrics, error) {
 }
 
 // Observe records e; it is a bulkhead.Config.Observer (and an
-// AdaptiveConfig.Observer). It allocates nothing once a name has been seen.
+// AdaptiveConfig.Observer). It allocates nothing once e.Name has been
+// seen, and ignores kinds it does not know.
 func (m *BulkheadMetrics) Observe(e bulkhead.Event) {
 	ctx := context.Background()
 	a := m.attrs.get(e.Name)
 	switch e.Kind {
 	case bulkhead.EventRejected:
-		switch e.Reason {
-		case bulkhead.ReasonTimeout:
-			m.rejections.Add(ctx, 1, a.timeout)
-		case bulkhead.ReasonRateLimited:
-			m.rejections.Add(ctx, 1, a.rate)
-		default:
-			m.rejections.Add(ctx, 1, a.full)
+		r := e.Reason
+		if int(r) >= len(a.reason) {
+			r = 0
 		}
+		m.rejections.Add(ctx, 1, a.reason[r].add...)
 	case bulkhead.EventCancelled:
-		m.cancellations.Add(ctx, 1, a.name)
+		m.cancellations.Add(ctx, 1, a.name.add...)
 	case bulkhead.EventLimitChanged:
-		m.limits.Add(ctx, 1, a.name)
+		m.limits.Add(ctx, 1, a.name.add...)
 	case bulkhead.EventSuccess:
-		m.duration.Record(ctx, seconds(e.RTT), a.success)
+		m.duration.Record(ctx, seconds(e.RTT), a.success.rec...)
 	case bulkhead.EventDropped:
-		m.duration.Record(ctx, seconds(e.RTT), a.dropped)
+		m.duration.Record(ctx, seconds(e.RTT), a.dropped.rec...)
 	}
 }
 
 // Watch observes b's Stats under the given name (its Config.Name) for the
 // admissions, in_flight, queued and limit instruments at every collection,
-// until the registration is unregistered.
+// until the registration is unregistered. The error is the meter's.
 func (m *BulkheadMetrics) Watch(name string, b *bulkhead.Bulkhead) (metric.Registration, error) {
 	a := m.attrs.get(name)
 	return m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := b.Stats()
-		o.ObserveInt64(m.admissions, int64(s.Admitted), a.name)
-		o.ObserveInt64(m.inFlight, int64(s.InFlight), a.name)
-		o.ObserveInt64(m.queued, int64(s.Waiting), a.name)
-		o.ObserveInt64(m.limit, int64(s.Limit), a.name)
+		o.ObserveInt64(m.admissions, s.Admitted, a.name.obs...)
+		o.ObserveInt64(m.inFlight, s.InFlight, a.name.obs...)
+		o.ObserveInt64(m.queued, s.Waiting, a.name.obs...)
+		o.ObserveInt64(m.limit, s.Limit, a.name.obs...)
 		return nil
 	}, m.admissions, m.inFlight, m.queued, m.limit)
 }
 
-// WatchAdaptive is Watch for an Adaptive limiter (which has no queue).
+// WatchAdaptive is Watch for an Adaptive limiter, which has no queue: it
+// reports admissions, in_flight and limit.
 func (m *BulkheadMetrics) WatchAdaptive(name string, l *bulkhead.Adaptive) (metric.Registration, error) {
 	a := m.attrs.get(name)
 	return m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := l.Stats()
-		o.ObserveInt64(m.admissions, int64(s.Admitted), a.name)
-		o.ObserveInt64(m.inFlight, int64(s.InFlight), a.name)
-		o.ObserveInt64(m.limit, int64(s.Limit), a.name)
+		o.ObserveInt64(m.admissions, s.Admitted, a.name.obs...)
+		o.ObserveInt64(m.inFlight, s.InFlight, a.name.obs...)
+		o.ObserveInt64(m.limit, s.Limit, a.name.obs...)
 		return nil
 	}, m.admissions, m.inFlight, m.limit)
 }

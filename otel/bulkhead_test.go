@@ -111,3 +111,21 @@ func TestAdaptiveMetrics(t *testing.T) {
 		assert.False(t, hasQueue, "an Adaptive limiter has no queue")
 	})
 }
+
+// TestBulkheadObserveKinds feeds Observe the events a script does not
+// produce above: a rate-limited rejection, an Adaptive limiter's ignored
+// call, and a reason and kind it does not know.
+func TestBulkheadObserveKinds(t *testing.T) {
+	meter, reader := newMeter(t)
+	m, err := bulwarkotel.Bulkhead(meter)
+	require.NoError(t, err)
+	m.Observe(bulkhead.Event{Kind: bulkhead.EventRejected, Name: "x", Reason: bulkhead.ReasonRateLimited})
+	m.Observe(bulkhead.Event{Kind: bulkhead.EventRejected, Name: "x", Reason: 99})
+	m.Observe(bulkhead.Event{Kind: bulkhead.EventIgnored, Name: "x", Err: errDown})
+	m.Observe(bulkhead.Event{Kind: 99, Name: "x"})
+
+	c := collect(t, reader)
+	assert.Equal(t, map[string]int64{"name=x,reason=rate_limited": 1, "name=x,reason=unknown": 1},
+		c.values(t, "bulwark.bulkhead.rejections"))
+	assert.Len(t, c, 1, "instruments recorded")
+}

@@ -12,12 +12,12 @@ import (
 // transports (package retry) as OpenTelemetry instruments:
 //
 //	bulwark.retry.calls            counter    {call}     name, outcome (success, failure)
-//	bulwark.retry.attempts         counter    {attempt}  name, outcome: attempts made by the calls that ended so
+//	bulwark.retry.attempts         counter    {attempt}  name, outcome: the attempts of the calls that ended
 //	bulwark.retry.retries          counter    {retry}    name, reason (error, not_attempted)
-//	bulwark.retry.budget_refusals  counter    {retry}    name
+//	bulwark.retry.budget_refusals  counter    {retry}    name: retries or hedges the budget refused
 //	bulwark.retry.delay            histogram  s          name: the wait before each retry of an error
-//	bulwark.retry.hedges           counter    {attempt}  name
-//	bulwark.retry.hedge_wins       counter    {attempt}  name
+//	bulwark.retry.hedges           counter    {attempt}  name: hedged attempts started
+//	bulwark.retry.hedge_wins       counter    {attempt}  name: hedged attempts whose result was returned
 //	bulwark.retry.budget.tokens    gauge      {token}    name: tokens of each watched TokenBudget
 //
 // attempts divided by calls is the load amplification the retries cause. A
@@ -35,29 +35,26 @@ type RetryMetrics struct {
 }
 
 type retryAttrs struct {
-	name                     metric.MeasurementOption
-	success, failure         metric.MeasurementOption
-	retryError, notAttempted metric.MeasurementOption
+	name                     attrs
+	success, failure         attrs
+	retryError, notAttempted attrs
 }
 
 func newRetryAttrs(name string) *retryAttrs {
 	n := keyName.String(name)
 	return &retryAttrs{
-		name:         with(n),
-		success:      with(n, keyOutcome.String("success")),
-		failure:      with(n, keyOutcome.String("failure")),
-		retryError:   with(n, keyReason.String("error")),
-		notAttempted: with(n, keyReason.String("not_attempted")),
+		name:         newAttrs(n),
+		success:      newAttrs(n, keyOutcome.String("success")),
+		failure:      newAttrs(n, keyOutcome.String("failure")),
+		retryError:   newAttrs(n, keyReason.String("error")),
+		notAttempted: newAttrs(n, keyReason.String("not_attempted")),
 	}
 }
 
-// durationBuckets are the explicit bucket boundaries, in seconds, of every
-// duration histogram: those OpenTelemetry's HTTP semantic conventions
-// advise for request durations (5 ms to 10 s). A View can replace them.
-var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
-
-// Retry creates the retry instruments on meter. Put Observe in the Config
-// of each Retrier (or HedgeConfig):
+// Retry creates the retry instruments on meter and returns them; the error
+// is the meter's, if it refused an instrument. Put Observe in the Config of
+// each Retrier (or HedgeConfig), and pass a shared TokenBudget to
+// WatchBudget for its gauge:
 //
 //	m, err := bulwarkotel.Retry(meter)
 //	r, err := retry.New(retry.Config{Name: "payments", Observer: m.Observe})
@@ -88,40 +85,41 @@ func Retry(meter metric.Meter) (*RetryMetrics, error) {
 }
 
 // Observe records e; it is a retry.Config.Observer (and a
-// HedgeConfig.Observer). It allocates nothing once a name has been seen.
+// HedgeConfig.Observer). It allocates nothing once e.Name has been seen,
+// and ignores kinds it does not know.
 func (m *RetryMetrics) Observe(e retry.Event) {
 	ctx := context.Background()
 	a := m.attrs.get(e.Name)
 	switch e.Kind {
 	case retry.EventSuccess:
-		m.calls.Add(ctx, 1, a.success)
-		m.attempts.Add(ctx, int64(e.Attempt), a.success)
+		m.calls.Add(ctx, 1, a.success.add...)
+		m.attempts.Add(ctx, int64(e.Attempt), a.success.add...)
 	case retry.EventFailure:
-		m.calls.Add(ctx, 1, a.failure)
-		m.attempts.Add(ctx, int64(e.Attempt), a.failure)
+		m.calls.Add(ctx, 1, a.failure.add...)
+		m.attempts.Add(ctx, int64(e.Attempt), a.failure.add...)
 	case retry.EventRetry:
 		if e.NotAttempted {
-			m.retries.Add(ctx, 1, a.notAttempted)
+			m.retries.Add(ctx, 1, a.notAttempted.add...)
 			return
 		}
-		m.retries.Add(ctx, 1, a.retryError)
-		m.delay.Record(ctx, seconds(e.Delay), a.name)
+		m.retries.Add(ctx, 1, a.retryError.add...)
+		m.delay.Record(ctx, seconds(e.Delay), a.name.rec...)
 	case retry.EventBudgetRefused:
-		m.refusals.Add(ctx, 1, a.name)
+		m.refusals.Add(ctx, 1, a.name.add...)
 	case retry.EventHedge:
-		m.hedges.Add(ctx, 1, a.name)
+		m.hedges.Add(ctx, 1, a.name.add...)
 	case retry.EventHedgeWon:
-		m.hedgeWins.Add(ctx, 1, a.name)
+		m.hedgeWins.Add(ctx, 1, a.name.add...)
 	}
 }
 
 // WatchBudget observes the tokens of b, under the given name, for the
 // bulwark.retry.budget.tokens gauge at every collection, until the
-// registration is unregistered.
+// registration is unregistered. The error is the meter's.
 func (m *RetryMetrics) WatchBudget(name string, b *retry.TokenBudget) (metric.Registration, error) {
 	a := m.attrs.get(name)
 	return m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveFloat64(m.tokens, b.Tokens(), a.name)
+		o.ObserveFloat64(m.tokens, b.Tokens(), a.name.obs...)
 		return nil
 	}, m.tokens)
 }

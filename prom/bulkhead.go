@@ -10,17 +10,18 @@ import (
 // limiters' Config.Observer, counts their events; the limiters given to
 // Watch and WatchAdaptive are read at each scrape:
 //
-//	bulwark_bulkhead_rejections_total{name,reason}        counter (full, timeout, rate_limited)
+//	bulwark_bulkhead_rejections_total{name,reason}        counter: calls refused (full, timeout, rate_limited)
 //	bulwark_bulkhead_cancellations_total{name}            counter: callers whose context ended while queued
 //	bulwark_bulkhead_limit_changes_total{name}            counter
-//	bulwark_bulkhead_call_duration_seconds{name,outcome}  histogram: an Adaptive limiter's RTT samples (success, dropped)
-//	bulwark_bulkhead_admissions_total{name}               counter, from Stats
+//	bulwark_bulkhead_call_duration_seconds{name,outcome}  histogram: an Adaptive limiter's samples (success, dropped)
+//	bulwark_bulkhead_admissions_total{name}               counter, from Stats: calls admitted
 //	bulwark_bulkhead_in_flight{name}                      gauge: slots held
 //	bulwark_bulkhead_queued{name}                         gauge: callers waiting (Bulkhead only)
 //	bulwark_bulkhead_limit{name}                          gauge: the current limit
 //
 // Admissions produce no event (they cost the fast path nothing), so they
-// are read from Stats with the gauges. One BulkheadMetrics serves any
+// are read from Stats with the gauges. An Adaptive limiter's ignored calls
+// (EventIgnored) carry no sample and are not counted. One BulkheadMetrics serves any
 // number of limiters, told apart by their names; register it once per
 // registry. It is safe for concurrent use.
 type BulkheadMetrics struct {
@@ -32,10 +33,20 @@ type BulkheadMetrics struct {
 	adaptives                               watchList[namedAdaptive]
 }
 
+// bulkheadReasons are the reason label's values, indexed by
+// bulkhead.Reason (index 0 is unused: a reason this package does not know
+// is counted as "unknown", created on first use).
+var bulkheadReasons = [...]bulkhead.Reason{0, bulkhead.ReasonFull, bulkhead.ReasonTimeout, bulkhead.ReasonRateLimited}
+
+// bulkheadChildren are one name's series: rejections by reason,
+// cancellations and limit changes are created at zero with the first event
+// of the name; the duration histograms, which only an Adaptive limiter
+// feeds, appear with their first sample.
 type bulkheadChildren struct {
-	full, timeout, rate prometheus.Counter
-	cancelled, changes  prometheus.Counter
-	success, dropped    prometheus.Observer
+	name               string
+	rejections         [len(bulkheadReasons)]prometheus.Counter
+	cancelled, changes prometheus.Counter
+	success, dropped   *lazyObserver
 }
 
 type namedBulkhead struct {
@@ -48,7 +59,9 @@ type namedAdaptive struct {
 	a    *bulkhead.Adaptive
 }
 
-// Bulkhead returns a BulkheadMetrics with no limiter watched yet:
+// Bulkhead returns a BulkheadMetrics with no limiter watched yet. Register
+// it, put its Observe in the Config (or AdaptiveConfig) of each limiter,
+// and pass the limiter to Watch (or WatchAdaptive) for the gauges:
 //
 //	m := bulwarkprom.Bulkhead()
 //	prometheus.MustRegister(m)
@@ -71,32 +84,32 @@ func Bulkhead() *BulkheadMetrics {
 		limit:      prometheus.NewDesc("bulwark_bulkhead_limit", "The current concurrency limit.", []string{"name"}, nil),
 	}
 	m.children.build = func(name string) *bulkheadChildren {
-		return &bulkheadChildren{
-			full:      m.rejections.WithLabelValues(name, bulkhead.ReasonFull.String()),
-			timeout:   m.rejections.WithLabelValues(name, bulkhead.ReasonTimeout.String()),
-			rate:      m.rejections.WithLabelValues(name, bulkhead.ReasonRateLimited.String()),
+		c := &bulkheadChildren{
+			name:      name,
 			cancelled: m.cancellations.WithLabelValues(name),
 			changes:   m.limitChanges.WithLabelValues(name),
-			success:   m.duration.WithLabelValues(name, "success"),
-			dropped:   m.duration.WithLabelValues(name, "dropped"),
+			success:   newLazyObserver(m.duration, name, "success"),
+			dropped:   newLazyObserver(m.duration, name, "dropped"),
 		}
+		for r := 1; r < len(bulkheadReasons); r++ {
+			c.rejections[r] = m.rejections.WithLabelValues(name, bulkheadReasons[r].String())
+		}
+		return c
 	}
 	return m
 }
 
 // Observe counts e; it is a bulkhead.Config.Observer (and an
-// AdaptiveConfig.Observer). It allocates nothing once a name has been seen.
+// AdaptiveConfig.Observer). It allocates nothing once a name has been
+// seen, and ignores kinds it does not know.
 func (m *BulkheadMetrics) Observe(e bulkhead.Event) {
 	c := m.children.get(e.Name)
 	switch e.Kind {
 	case bulkhead.EventRejected:
-		switch e.Reason {
-		case bulkhead.ReasonTimeout:
-			c.timeout.Inc()
-		case bulkhead.ReasonRateLimited:
-			c.rate.Inc()
-		default:
-			c.full.Inc()
+		if r := int(e.Reason); r > 0 && r < len(bulkheadReasons) {
+			c.rejections[r].Inc()
+		} else {
+			m.rejections.WithLabelValues(c.name, "unknown").Inc() // rare: allocates
 		}
 	case bulkhead.EventCancelled:
 		c.cancelled.Inc()
@@ -110,12 +123,15 @@ func (m *BulkheadMetrics) Observe(e bulkhead.Event) {
 }
 
 // Watch reads b's Stats, under the given name (its Config.Name), at each
-// scrape, until stop is called.
+// scrape, until stop is called. Watch each limiter once, under a name no
+// other watched limiter has: a registry refuses a scrape with two series
+// of one name.
 func (m *BulkheadMetrics) Watch(name string, b *bulkhead.Bulkhead) (stop func()) {
 	return m.bulkheads.add(namedBulkhead{name, b})
 }
 
-// WatchAdaptive is Watch for an Adaptive limiter (which has no queue).
+// WatchAdaptive is Watch for an Adaptive limiter, which has no queue: it
+// reports admissions, in_flight and limit.
 func (m *BulkheadMetrics) WatchAdaptive(name string, a *bulkhead.Adaptive) (stop func()) {
 	return m.adaptives.add(namedAdaptive{name, a})
 }

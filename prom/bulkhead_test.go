@@ -8,17 +8,18 @@ import (
 
 	"github.com/bulwark-go/bulwark/bulkhead"
 	bulwarkprom "github.com/bulwark-go/bulwark/prom"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )
 
 // TestBulkheadMetrics fills a one-slot bulkhead with a one-place queue and
-// scripts each kind of refusal, then raises the limit.
+// scripts each kind of refusal, then raises the limit, comparing the
+// complete exposition with testdata/bulkhead_queued.txt (one caller
+// queued) and testdata/bulkhead.txt (the end). A plain Bulkhead reports no
+// duration sample, so neither shows a histogram.
 func TestBulkheadMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := bulwarkprom.Bulkhead()
-		require.NoError(t, prometheus.NewPedanticRegistry().Register(m))
 		b, err := bulkhead.New(bulkhead.Config{Name: "db", MaxConcurrent: 1, MaxWaiting: 1,
 			MaxWait: 100 * time.Millisecond, Observer: m.Observe})
 		require.NoError(t, err)
@@ -31,21 +32,7 @@ func TestBulkheadMetrics(t *testing.T) {
 		timedOut := make(chan error)
 		go func() { _, err := b.Acquire(context.Background()); timedOut <- err }()
 		synctest.Wait() // queued
-
-		compare(t, m, `
-# HELP bulwark_bulkhead_admissions_total Calls a concurrency limiter admitted.
-# TYPE bulwark_bulkhead_admissions_total counter
-bulwark_bulkhead_admissions_total{name="db"} 1
-# HELP bulwark_bulkhead_in_flight Slots held right now.
-# TYPE bulwark_bulkhead_in_flight gauge
-bulwark_bulkhead_in_flight{name="db"} 1
-# HELP bulwark_bulkhead_queued Callers waiting for a slot right now.
-# TYPE bulwark_bulkhead_queued gauge
-bulwark_bulkhead_queued{name="db"} 1
-# HELP bulwark_bulkhead_limit The current concurrency limit.
-# TYPE bulwark_bulkhead_limit gauge
-bulwark_bulkhead_limit{name="db"} 1
-`)
+		compareGolden(t, m, "bulkhead_queued.txt")
 
 		_, err = b.Acquire(context.Background()) // the queue is full too
 		require.ErrorIs(t, err, bulkhead.ErrFull)
@@ -58,32 +45,13 @@ bulwark_bulkhead_limit{name="db"} 1
 		require.ErrorIs(t, <-cancelled, context.Canceled)
 		require.NoError(t, b.SetLimit(2))
 		held.Done(nil)
+		compareGolden(t, m, "bulkhead.txt")
 
-		compare(t, m, `
-# HELP bulwark_bulkhead_rejections_total Calls a concurrency limiter refused, by reason.
-# TYPE bulwark_bulkhead_rejections_total counter
-bulwark_bulkhead_rejections_total{name="db",reason="full"} 2
-bulwark_bulkhead_rejections_total{name="db",reason="rate_limited"} 0
-bulwark_bulkhead_rejections_total{name="db",reason="timeout"} 1
-# HELP bulwark_bulkhead_cancellations_total Queued callers whose context ended before a slot was free.
-# TYPE bulwark_bulkhead_cancellations_total counter
-bulwark_bulkhead_cancellations_total{name="db"} 1
-# HELP bulwark_bulkhead_limit_changes_total Changes of a limiter's concurrency limit.
-# TYPE bulwark_bulkhead_limit_changes_total counter
-bulwark_bulkhead_limit_changes_total{name="db"} 1
-# HELP bulwark_bulkhead_in_flight Slots held right now.
-# TYPE bulwark_bulkhead_in_flight gauge
-bulwark_bulkhead_in_flight{name="db"} 0
-# HELP bulwark_bulkhead_queued Callers waiting for a slot right now.
-# TYPE bulwark_bulkhead_queued gauge
-bulwark_bulkhead_queued{name="db"} 0
-# HELP bulwark_bulkhead_limit The current concurrency limit.
-# TYPE bulwark_bulkhead_limit gauge
-bulwark_bulkhead_limit{name="db"} 2
-`)
+		// The golden text agrees with the bulkhead's own counters.
 		st := b.Stats()
-		require.EqualValues(t, 2, st.RejectedFull)
-		require.EqualValues(t, 1, st.RejectedTimeout)
+		require.Equal(t, bulkhead.Stats{Limit: 2, Available: 2, Admitted: 1, RejectedFull: 2, RejectedTimeout: 1, Cancelled: 1},
+			bulkhead.Stats{Limit: st.Limit, Available: st.Available, Admitted: st.Admitted, RejectedFull: st.RejectedFull,
+				RejectedTimeout: st.RejectedTimeout, Cancelled: st.Cancelled})
 
 		stop()
 		require.Zero(t, testutil.CollectAndCount(m, "bulwark_bulkhead_in_flight"), "gauge collected after stop")
@@ -91,7 +59,8 @@ bulwark_bulkhead_limit{name="db"} 2
 }
 
 // TestAdaptiveMetrics scripts an Adaptive limiter's samples and a
-// rejection, and compares the exposition with testdata/adaptive.txt.
+// rejection, and compares the complete exposition with
+// testdata/adaptive.txt: no queue gauge, and a histogram per outcome.
 func TestAdaptiveMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := bulwarkprom.Bulkhead()
@@ -111,7 +80,30 @@ func TestAdaptiveMetrics(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 		p.Dropped()
 
-		compare(t, m, golden(t, "adaptive.txt"))
-		require.Zero(t, testutil.CollectAndCount(m, "bulwark_bulkhead_queued"), "an Adaptive limiter has no queue")
+		compareGolden(t, m, "adaptive.txt")
 	})
+}
+
+// TestBulkheadObserveKinds feeds Observe a rate-limited rejection, an
+// ignored call (not counted), and a reason and a kind it does not know.
+func TestBulkheadObserveKinds(t *testing.T) {
+	m := bulwarkprom.Bulkhead()
+	for _, e := range []bulkhead.Event{
+		{Kind: bulkhead.EventRejected, Reason: bulkhead.ReasonRateLimited},
+		{Kind: bulkhead.EventRejected, Reason: 99},
+		{Kind: bulkhead.EventIgnored, Err: errDown},
+		{Kind: 99},
+	} {
+		e.Name = "x"
+		m.Observe(e)
+	}
+	compare(t, m, `
+# HELP bulwark_bulkhead_rejections_total Calls a concurrency limiter refused, by reason.
+# TYPE bulwark_bulkhead_rejections_total counter
+bulwark_bulkhead_rejections_total{name="x",reason="full"} 0
+bulwark_bulkhead_rejections_total{name="x",reason="rate_limited"} 1
+bulwark_bulkhead_rejections_total{name="x",reason="timeout"} 0
+bulwark_bulkhead_rejections_total{name="x",reason="unknown"} 1
+`)
+	require.Zero(t, testutil.CollectAndCount(m, "bulwark_bulkhead_call_duration_seconds"), "an ignored call has no sample")
 }

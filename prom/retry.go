@@ -10,14 +10,14 @@ import (
 // Config.Observer (or HedgeConfig.Observer), counts their events; the token
 // budgets given to WatchBudget are read at each scrape:
 //
-//	bulwark_retry_calls_total{name,outcome}        counter: calls that ended (success, failure)
-//	bulwark_retry_attempts_total{name,outcome}     counter: attempts made by those calls
-//	bulwark_retry_retries_total{name,reason}       counter: retries scheduled (error, not_attempted)
-//	bulwark_retry_budget_refusals_total{name}      counter
-//	bulwark_retry_delay_seconds{name}              histogram: the wait before each retry of an error
-//	bulwark_retry_hedges_total{name}               counter
-//	bulwark_retry_hedge_wins_total{name}           counter
-//	bulwark_retry_budget_tokens{name}              gauge
+//	bulwark_retry_calls_total{name,outcome}      counter: calls that ended (success, failure)
+//	bulwark_retry_attempts_total{name,outcome}   counter: the attempts of those calls
+//	bulwark_retry_retries_total{name,reason}     counter: retries scheduled (error, not_attempted)
+//	bulwark_retry_budget_refusals_total{name}    counter: retries or hedges the budget refused
+//	bulwark_retry_delay_seconds{name}            histogram: the wait before each retry of an error
+//	bulwark_retry_hedges_total{name}             counter: hedged attempts started
+//	bulwark_retry_hedge_wins_total{name}         counter: hedged attempts whose result was returned
+//	bulwark_retry_budget_tokens{name}            gauge: tokens of each watched TokenBudget
 //
 // attempts divided by calls is the load amplification the retries cause. A
 // retry with reason not_attempted follows a local rejection by a guard
@@ -32,12 +32,15 @@ type RetryMetrics struct {
 	budgets                                          watchList[namedBudget]
 }
 
+// retryChildren are one name's series: those every retrier reports are
+// created at zero with the first event of the name; budget refusals,
+// hedges and the delay histogram appear with their first event.
 type retryChildren struct {
 	success, failure                 prometheus.Counter
 	attemptsSuccess, attemptsFailure prometheus.Counter
 	retryError, retryNotAttempted    prometheus.Counter
-	refusals, hedges, wins           prometheus.Counter
-	delay                            prometheus.Observer
+	refusals, hedges, wins           *lazyCounter
+	delay                            *lazyObserver
 }
 
 type namedBudget struct {
@@ -45,7 +48,8 @@ type namedBudget struct {
 	budget *retry.TokenBudget
 }
 
-// Retry returns a RetryMetrics with no budget watched yet:
+// Retry returns a RetryMetrics with no budget watched yet. Register it,
+// and put its Observe in the Config of each Retrier (or HedgeConfig):
 //
 //	m := bulwarkprom.Retry()
 //	prometheus.MustRegister(m)
@@ -74,17 +78,18 @@ func Retry() *RetryMetrics {
 			attemptsFailure:   m.attempts.WithLabelValues(name, "failure"),
 			retryError:        m.retries.WithLabelValues(name, "error"),
 			retryNotAttempted: m.retries.WithLabelValues(name, "not_attempted"),
-			refusals:          m.refusals.WithLabelValues(name),
-			hedges:            m.hedges.WithLabelValues(name),
-			wins:              m.wins.WithLabelValues(name),
-			delay:             m.delay.WithLabelValues(name),
+			refusals:          newLazyCounter(m.refusals, name),
+			hedges:            newLazyCounter(m.hedges, name),
+			wins:              newLazyCounter(m.wins, name),
+			delay:             newLazyObserver(m.delay, name),
 		}
 	}
 	return m
 }
 
 // Observe counts e; it is a retry.Config.Observer (and a
-// HedgeConfig.Observer). It allocates nothing once a name has been seen.
+// HedgeConfig.Observer). It allocates nothing once a name has been seen,
+// and ignores kinds it does not know.
 func (m *RetryMetrics) Observe(e retry.Event) {
 	c := m.children.get(e.Name)
 	switch e.Kind {

@@ -135,9 +135,11 @@ func run(out io.Writer) error {
 }
 
 // printSeries prints the non-zero samples of the bulwark series (histogram
-// buckets left out) and checks that the failing node's breaker is open.
+// buckets left out) and checks that the failing node's breaker is open and
+// that the retrier counted every request as a call.
 func printSeries(out io.Writer, body io.Reader, bad string) error {
-	open := false
+	open, counted := false, false
+	calls := fmt.Sprintf(`bulwark_retry_calls_total{name="client",outcome="success"} %d`, requests)
 	sc := bufio.NewScanner(body)
 	for sc.Scan() {
 		line := sc.Text()
@@ -148,12 +150,16 @@ func printSeries(out io.Writer, body io.Reader, bad string) error {
 		if line == fmt.Sprintf(`bulwark_breaker_state{name="backends/%s",state="open"} 1`, bad) {
 			open = true
 		}
+		counted = counted || line == calls
 	}
 	if err := sc.Err(); err != nil {
 		return err
 	}
 	if !open {
 		return errors.New("the failing backend's breaker is not reported open")
+	}
+	if !counted {
+		return fmt.Errorf("no series %q", calls)
 	}
 	return nil
 }
