@@ -94,7 +94,7 @@ func TestAllAndKeys(t *testing.T) {
 				}
 			}
 			assert.Equal(t, 10, n)
-			assert.Equal(t, uint64(0), c.Stats().Hits, "visits are not hits")
+			assert.Equal(t, int64(0), c.Stats().Hits, "visits are not hits")
 		}
 	})
 }
@@ -157,8 +157,8 @@ func TestRefreshSharesFlightWithGetOrLoad(t *testing.T) {
 		assert.True(t, ok)
 		assert.Equal(t, 1, v)
 		st := c.Stats()
-		assert.Equal(t, uint64(1), st.Refreshes)
-		assert.Equal(t, uint64(1), st.SharedWaits)
+		assert.Equal(t, int64(1), st.Refreshes)
+		assert.Equal(t, int64(1), st.SharedWaits)
 
 		// A failed refresh keeps the old value and is not cached.
 		require.NoError(t, c.Refresh(t.Context(), "k", func(context.Context, string) (int, error) { return 0, assert.AnError }))
@@ -383,6 +383,12 @@ func TestConcurrentStressPolicies(t *testing.T) {
 				s := &c.shards[i]
 				assert.LessOrEqual(t, s.n, s.capacity, "shard %d", i)
 				assert.Equal(t, s.n, len(s.nodes(nil)), "shard %d", i)
+				if p == TinyLFU {
+					assert.LessOrEqual(t, s.windowCap, max(1, s.capacity-1), "shard %d window", i)
+				}
+			}
+			if p == TinyLFU {
+				assert.Positive(t, c.climb.gen.Load(), "the window climber never moved")
 			}
 		})
 	}

@@ -95,8 +95,46 @@ func BenchmarkSetUpdate(b *testing.B) {
 	}
 }
 
+// BenchmarkObserved: the hot paths with an observer set (one that only
+// counts), to compare with GetHit/shards=0 and SetUpdate.
+func BenchmarkObserved(b *testing.B) {
+	keys := zipfKeys()
+	var events int
+	cfg := Config[uint64, uint64]{Capacity: benchKeys, Observer: func(Event[uint64]) { events++ }}
+	b.Run("GetHit", func(b *testing.B) {
+		c := filled(b, cfg)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c.Get(keys[i&(len(keys)-1)])
+			i++
+		}
+	})
+	b.Run("SetUpdate", func(b *testing.B) {
+		c := filled(b, cfg)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c.Set(keys[i&(len(keys)-1)], uint64(i))
+			i++
+		}
+	})
+}
+
 func BenchmarkSetInsertEvict(b *testing.B) {
 	c := filled(b, Config[uint64, uint64]{Capacity: benchKeys})
+	b.ReportAllocs()
+	k := uint64(benchKeys)
+	for b.Loop() {
+		c.Set(k, k)
+		k++
+	}
+}
+
+// BenchmarkSetInsertEvictTinyLFU is SetInsertEvict under TinyLFU, whose
+// insertions also drive the window climber.
+func BenchmarkSetInsertEvictTinyLFU(b *testing.B) {
+	c := filled(b, Config[uint64, uint64]{Capacity: benchKeys, Policy: TinyLFU})
 	b.ReportAllocs()
 	k := uint64(benchKeys)
 	for b.Loop() {

@@ -79,6 +79,16 @@ const (
 	// wonders, and on skewed traffic keeps the popular keys LRU loses.
 	// Choose it when keys differ in popularity and a miss is expensive.
 	//
+	// The window's share of the capacity adapts to the traffic by hill
+	// climbing (Einziger, Eytan, Friedman, Manes, "Adaptive Software Cache
+	// Management", Middleware 2018): every 2×Capacity lookups the cache
+	// compares its hit ratio with the previous sample's and moves the
+	// window (1% at first, at most 95%) the way that improved it. Skewed
+	// traffic, scans and loops keep it small; a hot set that keeps moving
+	// to new keys, where recency predicts better than frequency, grows it
+	// towards an LRU. The climb runs on the insertion path, under a shard's
+	// lock; hits only count, as they do for Stats.
+	//
 	// It was chosen over S3-FIFO (Yang et al., "FIFO queues are all you
 	// need for cache eviction", SOSP 2023) because its admission test
 	// keeps a loop slightly larger than the cache mostly cached (S3-FIFO
@@ -158,7 +168,18 @@ type Config[K comparable, V any] struct {
 	// OnEvict, if set, is called once for every value that leaves the
 	// cache, with the reason. It is never called while a lock is held, so it
 	// may call back into the cache. It is not called for cached load errors.
+	// For the evictions a load's value causes, it runs on the load's
+	// goroutine before the load's waiters return.
 	OnEvict func(key K, value V, reason EvictReason)
+
+	// Name names the cache in its events (Event.Name), so that an observer
+	// shared by several caches can tell them apart.
+	Name string
+
+	// Observer, if set, receives the cache's events: hits, misses, loads,
+	// refreshes and evictions (see Event for the delivery rule). Nil costs
+	// the hot paths one predictable branch.
+	Observer func(Event[K])
 }
 
 // Cache is a bounded in-memory cache with TTLs and a singleflight
@@ -174,6 +195,9 @@ type Cache[K comparable, V any] struct {
 	hash   hasher[K]
 	mode   uint8  // cell mode of V
 	limit  uint32 // cap of a node's hit marks: 1 (CLOCK) or 15 (TinyLFU)
+	// obs is Config.Observer; its Enabled test is the one branch an
+	// unobserved hit pays.
+	obs observer[K]
 
 	ttl      int64
 	jitter   float64
@@ -196,6 +220,7 @@ type Cache[K comparable, V any] struct {
 	stop    context.CancelFunc
 
 	counts counters
+	climb  *climber // TinyLFU's window climber, nil for LRU
 }
 
 // New returns a cache configured by cfg, or an error wrapping
@@ -221,6 +246,7 @@ func New[K comparable, V any](cfg Config[K, V]) (*Cache[K, V], error) {
 		beta:     cfg.EarlyRefresh,
 		weigher:  cfg.Weigher,
 		onEvict:  cfg.OnEvict,
+		obs:      newObserver(cfg.Observer, cfg.Name),
 		epoch:    time.Now(),
 		rand:     rand.Float64,
 	}
@@ -229,9 +255,12 @@ func New[K comparable, V any](cfg Config[K, V]) (*Cache[K, V], error) {
 	}
 	c.closing, c.stop = context.WithCancel(context.Background())
 	exact := n == 1 && cfg.Policy == LRU
+	if cfg.Policy == TinyLFU {
+		c.climb = newClimber(&c.counts, cfg.Capacity)
+	}
 	for i := range c.shards {
 		size, cost := split(cfg.Capacity, cfg.MaxCost, n, i)
-		c.shards[i].init(size, cost, cfg.Policy, exact, c.mode, c.onEvict != nil)
+		c.shards[i].init(size, cost, cfg.Policy, exact, c.mode, c.onEvict != nil || c.obs.Enabled(), c.climb)
 	}
 	return c, nil
 }
@@ -367,15 +396,38 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 			v := n.val.load(c.mode)
 			n.mark(c.limit)
 			c.counts.hit()
+			if c.obs.Enabled() {
+				c.obs.Emit(Event[K]{Kind: EventHit, Key: key})
+			}
 			return v, true
 		}
 		if n == nil && sure {
 			c.counts.miss()
+			if c.obs.Enabled() {
+				c.obs.Emit(Event[K]{Kind: EventMiss, Key: key})
+			}
 			var zero V
 			return zero, false
 		}
 	}
 	return c.getLocked(s, h, key)
+}
+
+// lookedUp counts a lookup's hit or miss and reports it to the observer;
+// no lock is held.
+func (c *Cache[K, V]) lookedUp(key K, hit bool) {
+	if hit {
+		c.counts.hit()
+	} else {
+		c.counts.miss()
+	}
+	if c.obs.Enabled() {
+		kind := EventMiss
+		if hit {
+			kind = EventHit
+		}
+		c.obs.Emit(Event[K]{Kind: kind, Key: key})
+	}
 }
 
 // getLocked is Get under the shard's lock: for an exact LRU, whose hits
@@ -387,7 +439,7 @@ func (c *Cache[K, V]) getLocked(s *shard[K, V], h uint64, key K) (V, bool) {
 	n := s.lookup(h, key)
 	if n == nil {
 		s.mu.Unlock()
-		c.counts.miss()
+		c.lookedUp(key, false)
 		return zero, false
 	}
 	var now int64
@@ -398,13 +450,13 @@ func (c *Cache[K, V]) getLocked(s *shard[K, V], h uint64, key K) (V, bool) {
 		var buf [1]eviction[K, V]
 		evs := s.remove(n, EvictExpired, buf[:0])
 		s.mu.Unlock()
-		c.counts.miss()
 		c.notify(evs)
+		c.lookedUp(key, false)
 		return zero, false
 	}
 	if !c.fresh(n) {
 		s.mu.Unlock()
-		c.counts.miss()
+		c.lookedUp(key, false)
 		return zero, false
 	}
 	if s.exact {
@@ -414,7 +466,7 @@ func (c *Cache[K, V]) getLocked(s *shard[K, V], h uint64, key K) (V, bool) {
 	}
 	v := n.val.load(c.mode)
 	s.mu.Unlock()
-	c.counts.hit()
+	c.lookedUp(key, true)
 	return v, true
 }
 
@@ -541,6 +593,9 @@ func (c *Cache[K, V]) Resize(capacity int) error {
 	}
 	c.resize.Lock()
 	defer c.resize.Unlock()
+	if c.climb != nil {
+		c.climb.setCapacity(capacity)
+	}
 	var evs []eviction[K, V]
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -605,12 +660,16 @@ func (c *Cache[K, V]) Close() {
 	c.loads.Wait()
 }
 
-// notify calls OnEvict for evs outside every lock.
+// notify calls OnEvict and the observer for evs outside every lock. evs
+// is empty unless one of them is set (shard.notify).
 func (c *Cache[K, V]) notify(evs []eviction[K, V]) {
-	if c.onEvict == nil {
-		return
-	}
-	for _, ev := range evs {
-		c.onEvict(ev.key, ev.value, ev.reason)
+	for i := range evs {
+		ev := &evs[i]
+		if c.onEvict != nil {
+			c.onEvict(ev.key, ev.value, ev.reason)
+		}
+		if c.obs.Enabled() {
+			c.obs.Emit(Event[K]{Kind: EventEvict, Key: ev.key, Reason: ev.reason})
+		}
 	}
 }

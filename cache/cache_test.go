@@ -254,7 +254,7 @@ func TestOnEvictReasons(t *testing.T) {
 		assert.Equal(t, want, got)
 		st := c.Stats().Evictions
 		assert.Equal(t, Evictions{Capacity: 1, Expired: 1, Deleted: 1, Replaced: 1, Cleared: 2}, st)
-		assert.Equal(t, uint64(6), st.Total())
+		assert.Equal(t, int64(6), st.Total())
 		assert.Equal(t, 0, c.Len())
 	})
 }
@@ -333,7 +333,7 @@ func TestTTLExpiresAndJitterBounds(t *testing.T) {
 		assert.InDelta(t, 500, mid, 80, "about half expire by TTL·0.75")
 		time.Sleep(ttl / 4)
 		assert.Equal(t, 0, alive(), "all expire by TTL")
-		assert.Equal(t, uint64(1000), c.Stats().Evictions.Expired)
+		assert.Equal(t, int64(1000), c.Stats().Evictions.Expired)
 		assert.Equal(t, 0, c.Len())
 	})
 }
@@ -378,10 +378,10 @@ func TestDeleteLenClearStats(t *testing.T) {
 	c.Set("x", 1) // slots are reusable after Clear
 	assert.Equal(t, 1, c.Len())
 	st := c.Stats()
-	assert.Equal(t, uint64(1), st.Hits)
-	assert.Equal(t, uint64(1), st.Misses)
+	assert.Equal(t, int64(1), st.Hits)
+	assert.Equal(t, int64(1), st.Misses)
 	assert.Equal(t, 0.5, st.HitRatio())
-	assert.Equal(t, uint64(49), st.Evictions.Cleared)
+	assert.Equal(t, int64(49), st.Evictions.Cleared)
 	assert.Equal(t, 0.0, Stats{}.HitRatio())
 }
 

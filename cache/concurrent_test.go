@@ -205,7 +205,7 @@ func shardedDifferential(t *testing.T, shards, capacity int) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	var total uint64
+	var total int64
 	for v := range stored {
 		n := evicted[v]
 		if present[v] {
@@ -214,7 +214,7 @@ func shardedDifferential(t *testing.T, shards, capacity int) {
 		if n != 1 && !(n == 0 && fromLoad[v]) {
 			t.Errorf("value %d (key %d): evicted %d times, present %v", v, stored[v], evicted[v], present[v])
 		}
-		total += uint64(evicted[v])
+		total += int64(evicted[v])
 	}
 	assert.Equal(t, total, c.Stats().Evictions.Total(), "Stats evictions vs OnEvict calls")
 }

@@ -21,8 +21,10 @@
 // requested more often than the entry it would replace, which keeps popular
 // keys through scans and bursts of one-off keys: on skewed traffic it hits
 // more often than LRU, and on a loop a little larger than the cache, where
-// LRU hits never, it keeps most of the loop. bench/cache has the hit-ratio
-// traces and a plot.
+// LRU hits never, it keeps most of the loop. Its window of recent entries
+// adapts by hill climbing on the measured hit ratio: small for skewed
+// traffic, scans and loops, large (close to LRU) when the popular keys keep
+// changing. bench/cache has the hit-ratio traces and a plot.
 //
 // # Loads
 //
@@ -42,6 +44,17 @@
 // Probabilistic Cache Stampede Prevention", PVLDB 8(8), 2015,
 // https://www.vldb.org/pvldb/vol8/p886-vattani.pdf); with Config.ErrorTTL it
 // caches load errors (negative caching).
+//
+// # Events
+//
+// Config.Observer receives an Event for every hit and miss of Get,
+// GetOrLoad and GetOrLoadMany, for the end of every load and refresh (with
+// its duration and error) and for every entry leaving (with the
+// EvictReason OnEvict gets), tagged with Config.Name. It is called on the
+// caller's or the load's goroutine, never under a lock, so it may call the
+// cache back; a panic in it is recovered and counted in
+// Stats.ObserverPanics. Events are passed by value: an observed hit
+// allocates nothing, and with no observer a hit pays one branch.
 //
 // # Concurrency
 //

@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 )
 
 // PanicError is the error every waiter of a load gets when the loader
@@ -105,6 +106,9 @@ func (c *Cache[K, V]) GetOrLoad(ctx context.Context, key K, load func(context.Co
 				v := n.val.load(c.mode)
 				n.mark(c.limit)
 				c.counts.hit()
+				if c.obs.Enabled() {
+					c.obs.Emit(Event[K]{Kind: EventHit, Key: key})
+				}
 				return v, nil
 			}
 		}
@@ -153,24 +157,32 @@ func (c *Cache[K, V]) loadTimed(ctx context.Context, s *shard[K, V], n *node[K, 
 		return v, nil, false
 	}
 	c.touch(s, n)
-	c.counts.hit()
 	if n.neg {
 		err = n.err
 	} else {
 		v = n.val.load(c.mode)
 	}
-	refresh := false
+	refresh, stale := false, false
 	if err == nil && exp != 0 {
 		if now >= exp {
-			refresh = true // stale-while-revalidate
+			refresh, stale = true, true // stale-while-revalidate
 		} else if delta := n.delta.Load(); c.beta > 0 && delta > 0 {
 			refresh = xfetch(exp-now, delta, c.beta, c.rand())
 		}
 	}
+	var cl *call[V]
+	var lctx context.Context
 	if refresh {
-		c.refresh(ctx, s, n.key, load) // unlocks
-	} else {
-		s.mu.Unlock()
+		cl, lctx, _ = c.startRefresh(ctx, s, n.key)
+	}
+	s.mu.Unlock()
+	c.counts.hit()
+	if c.obs.Enabled() {
+		c.obs.Emit(Event[K]{Kind: EventHit, Key: n.key, Stale: stale, Err: err})
+	}
+	if cl != nil {
+		// After the hit's event, so that it precedes the refresh's.
+		go c.run(lctx, s, n.key, cl, load)
 	}
 	return v, err, true
 }
@@ -192,50 +204,53 @@ func xfetch(remaining, delta int64, beta, u float64) bool {
 func (c *Cache[K, V]) Refresh(ctx context.Context, key K, load func(context.Context, K) (V, error)) error {
 	s, _ := c.shardFor(key)
 	s.mu.Lock()
-	if !c.refresh(ctx, s, key, load) {
+	cl, lctx, ok := c.startRefresh(ctx, s, key)
+	s.mu.Unlock()
+	if !ok {
 		return ErrClosed
+	}
+	if cl != nil {
+		go c.run(lctx, s, key, cl, load)
 	}
 	return nil
 }
 
-// refresh starts a background load for key unless one is in flight; it
-// reports false only if the cache is closed. s.mu is held on entry and
-// released before returning.
-func (c *Cache[K, V]) refresh(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error)) bool {
+// startRefresh registers a background load for key unless one is in
+// flight (then it returns a nil call); ok is false only if the cache is
+// closed. s.mu is held; the caller releases it and then runs the call.
+func (c *Cache[K, V]) startRefresh(ctx context.Context, s *shard[K, V], key K) (cl *call[V], lctx context.Context, ok bool) {
 	if _, busy := s.calls[key]; busy {
-		s.mu.Unlock()
-		return true
+		return nil, nil, true
 	}
-	cl, lctx := c.start(ctx, s, key)
+	cl, lctx = c.start(ctx, s, key)
 	if cl == nil {
-		s.mu.Unlock()
-		return false
+		return nil, nil, false
 	}
 	cl.background = true
 	s.stats.refreshes++
-	s.mu.Unlock()
-	go c.run(lctx, s, key, cl, load)
-	return true
+	return cl, lctx, true
 }
 
 // miss joins the load in flight for key or starts one, then waits.
 // s.mu is held on entry.
 func (c *Cache[K, V]) miss(ctx context.Context, s *shard[K, V], key K, load func(context.Context, K) (V, error)) (V, error) {
-	c.counts.miss()
 	if cl, ok := s.calls[key]; ok {
 		cl.waiters++
 		s.stats.sharedWaits++
 		s.mu.Unlock()
+		c.lookedUp(key, false)
 		return c.wait(ctx, s, key, cl)
 	}
 	cl, lctx := c.start(ctx, s, key)
 	if cl == nil {
 		s.mu.Unlock()
+		c.lookedUp(key, false)
 		var zero V
 		return zero, ErrClosed
 	}
 	cl.waiters = 1
 	s.mu.Unlock()
+	c.lookedUp(key, false) // before the load's events
 	go c.run(lctx, s, key, cl, load)
 	return c.wait(ctx, s, key, cl)
 }
@@ -301,9 +316,10 @@ func protect[K comparable, V any](ctx context.Context, key K, load func(context.
 	return load(ctx, key)
 }
 
-// finish stores a load's result (unless abandoned or superseded), removes
-// the call from the flight group and wakes the waiters, in one critical
-// section.
+// finish stores a load's result (unless abandoned or superseded) and
+// removes the call from the flight group in one critical section, then
+// reports the load and the evictions its value caused, and wakes the
+// waiters: a waiter returns after the load's events.
 func (c *Cache[K, V]) finish(s *shard[K, V], key K, cl *call[V], val V, err error, delta int64) {
 	var w uint32
 	if err == nil {
@@ -319,8 +335,15 @@ func (c *Cache[K, V]) finish(s *shard[K, V], key K, cl *call[V], val V, err erro
 	cl.val, cl.err = val, err
 	s.mu.Unlock()
 	cl.cancel()
-	close(cl.done)
+	if c.obs.Enabled() {
+		kind := EventLoad
+		if cl.background {
+			kind = EventRefresh
+		}
+		c.obs.Emit(Event[K]{Kind: kind, Key: key, Duration: time.Duration(delta), Err: err})
+	}
 	c.notify(evs)
+	close(cl.done)
 }
 
 // publish caches a load result; s.mu is held. A failed refresh leaves the

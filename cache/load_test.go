@@ -47,8 +47,8 @@ func TestStampedeLoadsOnce(t *testing.T) {
 			require.Equal(t, 42, results[i])
 		}
 		st := c.Stats()
-		assert.Equal(t, uint64(1), st.Loads)
-		assert.Equal(t, uint64(n-1), st.SharedWaits)
+		assert.Equal(t, int64(1), st.Loads)
+		assert.Equal(t, int64(n-1), st.SharedWaits)
 		v, err := c.GetOrLoad(t.Context(), "cold", load)
 		assert.Equal(t, 42, v)
 		assert.NoError(t, err)
@@ -119,7 +119,7 @@ func TestLoadCancelledWhenAllWaitersLeave(t *testing.T) {
 		v, err := c.GetOrLoad(t.Context(), "k", load)
 		assert.NoError(t, err)
 		assert.Equal(t, 2, v, "abandoned result discarded, a new load runs")
-		assert.Equal(t, uint64(0), c.Stats().LoadErrors, "caller cancellation is not a load error")
+		assert.Equal(t, int64(0), c.Stats().LoadErrors, "caller cancellation is not a load error")
 	})
 }
 
@@ -195,7 +195,7 @@ func TestErrorTTL(t *testing.T) {
 		assert.NoError(t, err)
 		assert.Equal(t, 1, v)
 		assert.Equal(t, int32(2), loads.Load())
-		assert.Equal(t, uint64(1), c.Stats().LoadErrors)
+		assert.Equal(t, int64(1), c.Stats().LoadErrors)
 	})
 }
 
@@ -245,7 +245,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		synctest.Wait()
 		assert.Equal(t, 2, get(), "refreshed value")
-		assert.Equal(t, uint64(1), c.Stats().Refreshes)
+		assert.Equal(t, int64(1), c.Stats().Refreshes)
 
 		// A failed refresh keeps the stale value until StaleFor ends.
 		fail.Store(true)
@@ -334,7 +334,7 @@ func TestXFetchRefreshesEarlyInBackground(t *testing.T) {
 		}
 		p := float64(refreshed) / trials
 		assert.InDelta(t, 0.3679, p, 0.1, "refresh rate at 1Δ before expiry")
-		assert.Equal(t, uint64(refreshed), c.Stats().Refreshes)
+		assert.Equal(t, int64(refreshed), c.Stats().Refreshes)
 	})
 }
 

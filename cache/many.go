@@ -75,11 +75,11 @@ func (c *Cache[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load func(con
 				continue
 			}
 		}
-		c.counts.miss()
 		if cl, ok := s.calls[key]; ok {
 			cl.waiters++
 			s.stats.sharedWaits++
 			s.mu.Unlock()
+			c.lookedUp(key, false)
 			waits = append(waits, pending[K, V]{key, s, cl})
 			continue
 		}
@@ -87,6 +87,7 @@ func (c *Cache[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load func(con
 			b, bctx = c.startBatch(ctx)
 			if b == nil {
 				s.mu.Unlock()
+				c.lookedUp(key, false)
 				fail(ErrClosed)
 				break
 			}
@@ -96,6 +97,7 @@ func (c *Cache[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load func(con
 		s.calls[key] = cl
 		s.stats.loads++
 		s.mu.Unlock()
+		c.lookedUp(key, false)
 		p := pending[K, V]{key, s, cl}
 		batched = append(batched, p)
 		waits = append(waits, p)

@@ -16,18 +16,58 @@ import (
 type refTinyLFU struct {
 	cap, windowCap, protCap int
 	sk                      *sketch
-	hash                    func(int) uint64
-	queues                  [3][]int // window, probation, protected
-	where                   map[int]int
-	ref                     map[int]uint32
-	vals                    map[int]int
-	evs                     []event
+	// The window climber, driven as the cache drives it: every climbCheck
+	// insertions it looks at the lookups counted since its last sample.
+	hill                            hill
+	hits, misses, lastReq, lastHits int64
+	inserts                         int
+	windows                         map[int]bool // window sizes used
+	started                         bool
+	hash                            func(int) uint64
+	queues                          [3][]int // window, probation, protected
+	where                           map[int]int
+	ref                             map[int]uint32
+	vals                            map[int]int
+	evs                             []event
 }
 
 func newRefTinyLFU(capacity int, hash func(int) uint64) *refTinyLFU {
-	w := max(1, capacity/100)
-	return &refTinyLFU{cap: capacity, windowCap: w, protCap: (capacity - w) * 8 / 10,
+	r := &refTinyLFU{cap: capacity, hill: newHill(),
 		sk: newSketch(capacity), hash: hash, where: map[int]int{}, ref: map[int]uint32{}, vals: map[int]int{}}
+	r.resize()
+	return r
+}
+
+// resize sizes the segments by the climber's share, as shard.setWindow.
+func (r *refTinyLFU) resize() {
+	r.windowCap = min(max(1, int(r.hill.share*float64(r.cap)+0.5)), max(1, r.cap-1))
+	r.protCap = (r.cap - r.windowCap) * 8 / 10
+	if r.windows == nil {
+		r.windows = map[int]bool{}
+	}
+	r.windows[r.windowCap] = true
+}
+
+// inserted counts an insertion and, every climbCheck of them, completes a
+// sample if enough lookups were counted, as climber.check.
+func (r *refTinyLFU) inserted() {
+	if r.inserts++; r.inserts < climbCheck {
+		return
+	}
+	r.inserts = 0
+	if len(r.vals) <= r.cap {
+		return
+	}
+	req := r.hits + r.misses
+	if !r.started {
+		r.started = true
+		r.lastReq, r.lastHits = req, r.hits
+		return
+	}
+	if n := req - r.lastReq; n >= climbSample*int64(r.cap) && n > 0 {
+		r.hill.next(float64(r.hits-r.lastHits)/float64(n), n)
+		r.lastReq, r.lastHits = req, r.hits
+	}
 }
 
 func (r *refTinyLFU) drop(q, k int) {
@@ -54,6 +94,11 @@ func (r *refTinyLFU) get(k int) (int, bool) {
 	v, ok := r.vals[k]
 	if ok && r.ref[k] < 15 {
 		r.ref[k]++
+	}
+	if ok {
+		r.hits++
+	} else {
+		r.misses++
 	}
 	return v, ok
 }
@@ -114,11 +159,22 @@ func (r *refTinyLFU) set(k, v int) []event {
 			r.drop(q, k)
 			r.push(q, k)
 		}
+		r.evictAll()
 		return r.evs
 	}
 	r.vals[k] = v
 	r.sk.increment(r.hash(k))
+	r.inserted()
 	r.push(0, k)
+	r.evictAll()
+	return r.evs
+}
+
+// evictAll is shard.evictTinyLFU: the window spills into probation, each
+// candidate competing with the main victim while the cache is over, then
+// main victims go while it is still over (the window grew).
+func (r *refTinyLFU) evictAll() {
+	r.resize()
 	for len(r.queues[0]) > r.windowCap {
 		c := r.clock(0)
 		r.drop(0, c)
@@ -132,7 +188,13 @@ func (r *refTinyLFU) set(k, v int) []event {
 			}
 		}
 	}
-	return r.evs
+	for len(r.vals) > r.cap {
+		v, ok := r.victim(0, false)
+		if !ok {
+			v = r.clock(0)
+		}
+		r.evict(v)
+	}
 }
 
 func (r *refTinyLFU) del(k int) []event {
@@ -191,6 +253,11 @@ func TestTinyLFUMatchesReference(t *testing.T) {
 				require.Equal(t, len(ref.vals), c.Len(), "op %d: Len", op)
 			}
 			s := &c.shards[0]
+			assert.Equal(t, ref.windowCap, s.windowCap, "window")
+			if tt.capacity >= 50 {
+				assert.Greater(t, len(ref.windows), 1, "the climber never resized the window")
+			}
+			t.Logf("window sizes seen: %d, last %d of %d", len(ref.windows), ref.windowCap, tt.capacity)
 			for q := range 3 {
 				var order []int
 				for n := s.lists[q].root.next; n != &s.lists[q].root; n = n.next {
@@ -295,4 +362,72 @@ func TestExactLRUIsStackAlgorithm(t *testing.T) {
 		assert.GreaterOrEqual(t, r, prev, fmt.Sprint(capacity))
 		prev = r
 	}
+}
+
+// The climber's state machine on a scripted sequence of samples (n = 10,000
+// requests, so a change below about 1.3 points is noise at these ratios):
+// the first sample steps up, improvements keep the direction and grow the
+// step, a worsening reverses and halves it, and no change drifts down.
+func TestHillClimbsScriptedSamples(t *testing.T) {
+	h := newHill()
+	const n = 10_000
+	steps := []struct {
+		ratio, share float64
+	}{
+		{0.50, 0.01 + 0.0625},                              // baseline, first step up
+		{0.55, 0.01 + 0.0625 + 0.09375},                    // better: same way, step ×1.5
+		{0.60, 0.01 + 0.0625 + 0.09375 + 0.140625},         // better again
+		{0.52, 0.01 + 0.0625 + 0.09375 + 0.0703125},        // worse: back, step halved
+		{0.521, 0.01 + 0.0625 + 0.09375 + 0.0503125},       // no significant change: drift down
+		{0.60, 0.01 + 0.0625 + 0.09375 + 0.0203125},        // better: keep going down, ×1.5 of the drift
+		{0.60, 0.01 + 0.0625 + 0.09375 + 0.0003125},        // no change: drift
+		{0.10, 0.01 + 0.0625 + 0.09375 + 0.0003125 + 0.01}, // worse: turn up, half the drift
+	}
+	for i, s := range steps {
+		got := h.next(s.ratio, n)
+		require.InDelta(t, s.share, got, 1e-12, "sample %d (ratio %v)", i, s.ratio)
+	}
+	// The share stays within [0, climbMaxShare].
+	for range 100 {
+		h.next(0.1, n)
+	}
+	assert.Equal(t, 0.0, h.share, "no change drifts down to 0")
+	h.next(0.05, n) // worse: turn up
+	for i := range 40 {
+		h.next(0.06+float64(i)/50, n) // steady improvement
+	}
+	assert.Equal(t, climbMaxShare, h.share)
+}
+
+// On the shapes it is for, the climber moves the window the right way: a
+// hot set that keeps moving to new keys grows it (recency wins), a fixed
+// Zipf keeps it at the bottom.
+func TestClimberFollowsWorkload(t *testing.T) {
+	const capacity = 10000
+	// run returns the mean window share over the second half of trace.
+	run := func(trace []uint64) float64 {
+		c, err := New(Config[uint64, uint64]{Capacity: capacity, Shards: 1, Policy: TinyLFU})
+		require.NoError(t, err)
+		sum, n := 0.0, 0
+		for i, k := range trace {
+			if _, ok := c.Get(k); !ok {
+				c.Set(k, k)
+			}
+			if i >= len(trace)/2 && i%1000 == 0 {
+				sum += c.climb.windowShare()
+				n++
+			}
+		}
+		return sum / float64(n)
+	}
+	shift := zipfTrace(4, 400_000, 10*capacity)
+	for i := range shift {
+		shift[i] += uint64(i/(10*capacity)) * uint64(10*capacity)
+	}
+	w := run(shift)
+	t.Logf("shifting hot set: window share %.3f", w)
+	assert.Greater(t, w, 0.1, "shifting hot set")
+	w = run(zipfTrace(5, 400_000, 100*capacity))
+	t.Logf("zipf: window share %.3f", w)
+	assert.Less(t, w, 0.05, "zipf")
 }

@@ -15,9 +15,9 @@ type eviction[K comparable, V any] struct {
 // shardStats are counted under the shard's mutex. Hits and misses are
 // counted apart, in Cache.counts, because lock-free hits count them too.
 type shardStats struct {
-	evictions                      [len(reasonNames)]uint64
-	loads, loadErrors, sharedWaits uint64
-	refreshes                      uint64
+	evictions                      [len(reasonNames)]int64
+	loads, loadErrors, sharedWaits int64
+	refreshes                      int64
 }
 
 // Queues of a node: LRU uses one list; TinyLFU a window, a probation and a
@@ -73,8 +73,10 @@ func (l *list[K, V]) moveToFront(n *node[K, V]) {
 //
 // The LRU policy without exact is CLOCK (Corbató 1968) on the LRU list: a
 // hit sets the node's ref bit and eviction gives a marked tail node a
-// second chance at the front. The TinyLFU policy is W-TinyLFU (window 1%,
-// main 99% split 20/80 into probation and protected), each segment kept
+// second chance at the front. The TinyLFU policy is W-TinyLFU (a window
+// whose share of the capacity the cache's climber adapts, 1% at first, see
+// climb.go; the main segment's rest split 20/80 into probation and
+// protected), each segment kept
 // with the same second-chance rule: a hit marks (up to 15), and a marked
 // node reaching a segment's tail has its hits added to the sketch and is
 // promoted (window → front of window, probation → protected) instead of
@@ -88,7 +90,7 @@ type shard[K comparable, V any] struct {
 
 	mu        sync.Mutex
 	mode      uint8 // cell mode of V
-	notify    bool  // OnEvict is set: collect evicted values
+	notify    bool  // OnEvict or an observer is set: collect evicted values
 	policy    Policy
 	n         int
 	capacity  int
@@ -98,13 +100,16 @@ type shard[K comparable, V any] struct {
 	protCap   int
 	lists     [3]list[K, V]
 	sketch    *sketch
+	climb     *climber       // TinyLFU: the cache's window climber
+	climbGen  uint64         // the climber generation windowCap follows
+	inserts   int            // insertions since the last climber check
 	calls     map[K]*call[V] // loads in flight (the flight group)
 	stats     shardStats
 	_         [64]byte // keeps the next shard's read line off this one's lock
 }
 
-func (s *shard[K, V]) init(capacity int, maxCost int64, policy Policy, exact bool, mode uint8, notify bool) {
-	s.exact, s.policy, s.mode, s.notify = exact, policy, mode, notify
+func (s *shard[K, V]) init(capacity int, maxCost int64, policy Policy, exact bool, mode uint8, notify bool, climb *climber) {
+	s.exact, s.policy, s.mode, s.notify, s.climb = exact, policy, mode, notify, climb
 	for i := range s.lists {
 		s.lists[i].init()
 	}
@@ -120,11 +125,24 @@ func (s *shard[K, V]) setCapacity(capacity int, maxCost int64) {
 	if s.policy != TinyLFU {
 		return
 	}
-	s.windowCap = max(1, capacity/100)
-	s.protCap = (capacity - s.windowCap) * 8 / 10
+	s.setWindow()
 	if s.sketch == nil || len(s.sketch.counters) != pow2(capacity) {
 		s.sketch = newSketch(capacity)
 	}
+}
+
+// setWindow sizes the window by the climber's share and splits the rest
+// 20/80 into probation and protected; mu is held. The segments follow
+// lazily: a larger window fills from new entries while the main segment
+// gives up victims, a smaller one spills its oldest into probation.
+func (s *shard[K, V]) setWindow() {
+	share := climbInitialShare
+	if s.climb != nil {
+		s.climbGen = s.climb.gen.Load()
+		share = s.climb.windowShare()
+	}
+	s.windowCap = min(max(1, int(share*float64(s.capacity)+0.5)), max(1, s.capacity-1))
+	s.protCap = (s.capacity - s.windowCap) * 8 / 10
 }
 
 // find looks key up without the lock. A nil node with sure set is a
@@ -159,6 +177,12 @@ func (s *shard[K, V]) link(n *node[K, V]) {
 	s.cost += int64(n.weight)
 	if s.policy == TinyLFU {
 		s.sketch.increment(n.hash)
+		if s.inserts++; s.inserts >= climbCheck && s.climb != nil {
+			s.inserts = 0
+			if s.over() { // the window matters once the shard evicts
+				s.climb.check()
+			}
+		}
 	}
 	n.queue = qLRU // = qWindow
 	s.lists[n.queue].pushFront(n)
@@ -182,8 +206,8 @@ func (s *shard[K, V]) grow(old *table[K, V]) *table[K, V] {
 	return t
 }
 
-// remove takes n out of the index and its queue and, if OnEvict is set,
-// appends its value to evs (not for a cached error).
+// remove takes n out of the index and its queue and, if OnEvict or an
+// observer is set, appends its value to evs (not for a cached error).
 func (s *shard[K, V]) remove(n *node[K, V], reason EvictReason, evs []eviction[K, V]) []eviction[K, V] {
 	s.tab.Load().unlink(n)
 	s.lists[n.queue].remove(n)
@@ -293,6 +317,9 @@ func (s *shard[K, V]) clock(l *list[K, V]) *node[K, V] {
 }
 
 func (s *shard[K, V]) evictTinyLFU(evs []eviction[K, V]) []eviction[K, V] {
+	if s.climb != nil && s.climb.gen.Load() != s.climbGen {
+		s.setWindow()
+	}
 	win, prob := &s.lists[qWindow], &s.lists[qProbation]
 	for win.len > s.windowCap {
 		c := s.clock(win)
@@ -385,7 +412,7 @@ func (s *shard[K, V]) detach(key K, cl *call[V]) {
 }
 
 // clear empties the shard and appends the removed values to evs if
-// OnEvict is set.
+// OnEvict or an observer is set.
 func (s *shard[K, V]) clear(evs []eviction[K, V]) []eviction[K, V] {
 	for q := range s.lists {
 		l := &s.lists[q]
@@ -398,7 +425,7 @@ func (s *shard[K, V]) clear(evs []eviction[K, V]) []eviction[K, V] {
 		l.init()
 		l.len = 0
 	}
-	s.stats.evictions[EvictCleared] += uint64(s.n)
+	s.stats.evictions[EvictCleared] += int64(s.n)
 	s.n, s.cost = 0, 0
 	s.tab.Store(newTable[K, V](len(s.tab.Load().buckets)))
 	for key, cl := range s.calls {

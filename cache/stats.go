@@ -10,32 +10,34 @@ import (
 type Stats struct {
 	// Hits counts Get and GetOrLoad calls answered from the cache,
 	// including stale values and cached errors returned by GetOrLoad.
-	Hits uint64
+	Hits int64
 	// Misses counts calls that found no usable entry.
-	Misses uint64
+	Misses int64
 	// Evictions counts entries that left the cache, by reason.
 	Evictions Evictions
 	// Loads counts loader calls started (foreground, refreshes, and one per
 	// key of a GetOrLoadMany batch).
-	Loads uint64
+	Loads int64
 	// LoadErrors counts loads that returned an error or panicked, except
 	// abandoned or superseded loads, whose results are not stored.
-	LoadErrors uint64
+	LoadErrors int64
 	// SharedWaits counts GetOrLoad misses that joined a load already in
 	// flight instead of starting one.
-	SharedWaits uint64
+	SharedWaits int64
 	// Refreshes counts background loads started by stale-while-revalidate,
 	// XFetch or Refresh (they are included in Loads too).
-	Refreshes uint64
+	Refreshes int64
+	// ObserverPanics counts panics of Config.Observer, recovered.
+	ObserverPanics int64
 }
 
 // Evictions counts removed entries by EvictReason.
 type Evictions struct {
-	Capacity, Expired, Deleted, Replaced, Cleared uint64
+	Capacity, Expired, Deleted, Replaced, Cleared int64
 }
 
 // Total returns the sum over all reasons.
-func (e Evictions) Total() uint64 {
+func (e Evictions) Total() int64 {
 	return e.Capacity + e.Expired + e.Deleted + e.Replaced + e.Cleared
 }
 
@@ -52,6 +54,7 @@ func (s Stats) HitRatio() float64 {
 func (c *Cache[K, V]) Stats() Stats {
 	var st Stats
 	st.Hits, st.Misses = c.counts.sum()
+	st.ObserverPanics = c.obs.Panics()
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
@@ -83,14 +86,14 @@ type counters struct {
 }
 
 type countStripe struct {
-	hits, misses atomic.Uint64
+	hits, misses atomic.Int64
 	_            [48]byte
 }
 
 func (c *counters) hit()  { c.stripes[stripe.Index(countShift)].hits.Add(1) }
 func (c *counters) miss() { c.stripes[stripe.Index(countShift)].misses.Add(1) }
 
-func (c *counters) sum() (hits, misses uint64) {
+func (c *counters) sum() (hits, misses int64) {
 	for i := range c.stripes {
 		hits += c.stripes[i].hits.Load()
 		misses += c.stripes[i].misses.Load()

@@ -107,7 +107,7 @@ type expiryResult struct {
 	requests    int
 	// foreground counts loads a reader waited for (the warm-up included);
 	// refreshes counts background loads, which nobody waits for.
-	foreground, refreshes uint64
+	foreground, refreshes int64
 }
 
 // runExpiry warms the key, then reads it every period and records each

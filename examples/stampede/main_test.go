@@ -54,7 +54,7 @@ func TestExpiryLatency(t *testing.T) {
 				assert.Equal(t, tt.wantMax, r.max)
 				assert.Equal(t, time.Duration(0), r.p50)
 				assert.Equal(t, int64(2), r.originCalls)
-				assert.Equal(t, uint64(2), r.foreground+r.refreshes)
+				assert.Equal(t, int64(2), r.foreground+r.refreshes)
 				assert.Equal(t, tt.wantRequests, r.requests)
 			})
 		})
