@@ -24,13 +24,13 @@ func (in *Injector) Do(ctx context.Context, fn func(context.Context) error) erro
 }
 
 func (in *Injector) do(ctx context.Context, fn func(context.Context) error) error {
-	u, ok := in.strike(ctx, nil)
+	d, ok := in.strike(ctx, nil)
 	if !ok {
 		return fn(ctx)
 	}
 	switch in.fault.kind {
 	case kindLatency:
-		if err := in.wait(ctx, in.delayFor(u)); err != nil {
+		if err := in.wait(ctx, d); err != nil {
 			return err
 		}
 		return fn(ctx)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -76,6 +77,19 @@ type Config struct {
 
 	// Disabled starts the Injector switched off; Enable turns it on.
 	Disabled bool
+
+	// Name identifies the Injector in its events; it may be empty.
+	Name string
+
+	// Observer, if not nil, receives the Injector's events (see Event):
+	// each strike of the fault (EventInjected), on the call's goroutine
+	// before the fault acts, and each change of the switch or the rate
+	// (EventSwitched, EventRateChanged), in the order they took effect. It
+	// runs under no lock and may call the Injector back; a panic in it is
+	// recovered and counted in Stats.ObserverPanics and changes nothing the
+	// Injector does. Nil (the default) costs nothing while the Injector is
+	// switched off and one branch per struck call while it is on.
+	Observer func(Event)
 }
 
 // Injector strikes a share of calls with one Fault: the unit of a
@@ -88,16 +102,21 @@ type Config struct {
 // switched off, a wrapper reads one atomic flag and goes straight to the
 // wrapped call: no draw, no allocation, no predicate runs.
 type Injector struct {
-	on    atomic.Bool
-	cut   atomic.Uint64 // a draw below cut strikes; always means every draw
+	on    atomic.Bool   // read lock-free by every call; written under mu
+	cut   atomic.Uint64 // a draw below cut strikes; always means every draw; written under mu
 	fault Fault
+
+	// mu orders the writes of on and cut with their events; calls never
+	// take it.
+	mu  sync.Mutex
+	obs observer // no Observer: not Enabled
 
 	target func(*http.Request) bool
 	when   func(context.Context) bool
 	err    error // the error Error, Status (Do), Reset and Truncate (Do) return, built once
 
-	eligible atomic.Uint64
-	injected atomic.Uint64
+	eligible atomic.Int64
+	injected atomic.Int64
 	delayed  atomic.Int64 // total latency injected, ns
 	active   atomic.Int64 // waits in progress (Latency, Hang)
 
@@ -122,6 +141,7 @@ func New(cfg Config) (*Injector, error) {
 		return nil, err
 	}
 	in := &Injector{fault: cfg.Fault, target: cfg.Target, when: cfg.When}
+	in.obs = newObserver(cfg.Observer, cfg.Name)
 	in.cut.Store(cut)
 	seed := cfg.Seed
 	if seed == 0 {
@@ -151,13 +171,26 @@ func rateCut(field string, rate float64, zeroIsOne bool) (uint64, error) {
 }
 
 // Enable switches the Injector on. It takes effect for calls that start
-// after it returns.
-func (in *Injector) Enable() { in.on.Store(true) }
+// after it returns. If the Injector was off, the observer receives an
+// EventSwitched.
+func (in *Injector) Enable() { in.turn(true) }
 
 // Disable switches the Injector off: calls that start after it returns go
 // straight through. Calls already waiting on a Latency or Hang fault keep
-// waiting; end their contexts to release them.
-func (in *Injector) Disable() { in.on.Store(false) }
+// waiting; end their contexts to release them. If the Injector was on, the
+// observer receives an EventSwitched.
+func (in *Injector) Disable() { in.turn(false) }
+
+// turn sets the switch. The mutex makes the order of the EventSwitched
+// queue the order in which the switch was written, so the observer's last
+// event tells where the switch stands.
+func (in *Injector) turn(on bool) {
+	in.mu.Lock()
+	if in.on.Swap(on) != on {
+		in.obs.PushLocked(Event{Kind: EventSwitched, On: on})
+	}
+	in.obs.UnlockAndDeliver(&in.mu, nil, nil)
+}
 
 // Enabled reports whether the Injector is switched on.
 func (in *Injector) Enabled() bool { return in.on.Load() }
@@ -165,13 +198,18 @@ func (in *Injector) Enabled() bool { return in.on.Load() }
 // SetRate changes the share of eligible calls the fault strikes, at once and
 // for every wrapper of in: the way to ramp a fault up or down during an
 // experiment. rate must be in (0, 1]; to stop injecting, Disable. The error
-// matches ErrInvalidConfig.
+// matches ErrInvalidConfig. If the rate changed, the observer receives an
+// EventRateChanged.
 func (in *Injector) SetRate(rate float64) error {
 	cut, err := rateCut("SetRate", rate, false)
 	if err != nil {
 		return err
 	}
-	in.cut.Store(cut)
+	in.mu.Lock()
+	if in.cut.Swap(cut) != cut {
+		in.obs.PushLocked(Event{Kind: EventRateChanged, Rate: rate})
+	}
+	in.obs.UnlockAndDeliver(&in.mu, nil, nil)
 	return nil
 }
 
@@ -180,10 +218,12 @@ func (in *Injector) Fault() Fault { return in.fault }
 
 // Stats is a snapshot of an Injector's counters.
 type Stats struct {
-	Eligible uint64        // calls that met Target and When while switched on: one draw each
-	Injected uint64        // calls the fault struck
+	Eligible int64         // calls that met Target and When while switched on: one draw each
+	Injected int64         // calls the fault struck
 	Delayed  time.Duration // total latency drawn by Latency strikes
 	Active   int64         // calls now waiting on a Latency or Hang fault
+	// ObserverPanics counts panics of Config.Observer, recovered.
+	ObserverPanics int64
 }
 
 // Stats returns the Injector's counters. Each field is read atomically on
@@ -194,13 +234,15 @@ func (in *Injector) Stats() Stats {
 		Injected: in.injected.Load(),
 		Delayed:  time.Duration(in.delayed.Load()),
 		Active:   in.active.Load(),
+
+		ObserverPanics: in.obs.Panics(),
 	}
 }
 
 // strike decides whether the fault strikes this call (the caller has seen
-// the Injector switched on). req is nil for Do and Call. It returns the
-// call's draw, from which Latency takes its delay.
-func (in *Injector) strike(ctx context.Context, req *http.Request) (uint64, bool) {
+// the Injector switched on), and if so reports it to the observer. req is
+// nil for Do and Call. For a Latency fault it returns the delay drawn.
+func (in *Injector) strike(ctx context.Context, req *http.Request) (time.Duration, bool) {
 	if req != nil && in.target != nil && !in.target(req) {
 		return 0, false
 	}
@@ -213,7 +255,14 @@ func (in *Injector) strike(ctx context.Context, req *http.Request) (uint64, bool
 		return 0, false
 	}
 	in.injected.Add(1)
-	return u, true
+	var d time.Duration
+	if in.fault.kind == kindLatency {
+		d = in.delayFor(u)
+	}
+	if in.obs.Enabled() {
+		in.obs.Emit(in.injectedEvent(req, d))
+	}
+	return d, true
 }
 
 // delayFor returns the Latency delay of the draw u. The strike decision used

@@ -179,7 +179,7 @@ func TestSequenceMatchesReference(t *testing.T) {
 				t.Fatalf("seed %d rate %v: strikes\n got %s\nwant %s", seed, rate, pattern(got)[:80], pattern(want)[:80])
 			}
 			st := in.Stats()
-			if st.Eligible != n || st.Injected != uint64(struck) {
+			if st.Eligible != n || st.Injected != int64(struck) {
 				t.Errorf("seed %d rate %v: Stats = %+v, want Eligible %d, Injected %d", seed, rate, st, n, struck)
 			}
 			// The sequence is a fair coin of the rate: within 4 standard
@@ -374,7 +374,7 @@ func TestTargetAndWhen(t *testing.T) {
 			if got := w.Code == http.StatusTeapot; got != tt.want {
 				t.Errorf("struck = %v, want %v", got, tt.want)
 			}
-			wantEligible := uint64(0)
+			wantEligible := int64(0)
 			if tt.want {
 				wantEligible = 1
 			}
@@ -460,7 +460,7 @@ func TestConcurrentCallsDrawTheSequence(t *testing.T) {
 		}
 	}
 	st := in.Stats()
-	if st.Eligible != goroutines*each || st.Injected != uint64(want) || struck.Load() != int64(want) {
+	if st.Eligible != goroutines*each || st.Injected != int64(want) || struck.Load() != int64(want) {
 		t.Errorf("Stats %+v, callers saw %d strikes; want %d eligible and %d strikes", st, struck.Load(), goroutines*each, want)
 	}
 }

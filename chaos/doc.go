@@ -29,7 +29,8 @@
 //     Injector seeded s always draws the same number, so a test that makes
 //     its calls in order sees exactly the same faults and delays every run;
 //   - Stats, counters of the calls it saw and struck and of the latency it
-//     added.
+//     added, and Config.Observer, which is told of every strike and every
+//     flip of the switch (see Events).
 //
 // The faults are Error, Status (with Retry-After), Latency (a Delay drawn
 // from Fixed, Uniform, Exponential or Pareto), Reset (a connection reset),
@@ -44,6 +45,18 @@
 // Transport and Handler take several injectors, applied in order, so that
 // one backend can be slow now and then and fail now and then; they nest
 // like any middleware. One Injector may serve several wrappers.
+//
+// # Events
+//
+// Config.Observer receives an Event for each strike (EventInjected: which
+// fault, the status or the delay it drew, and the request's method and
+// host on HTTP), delivered on the struck call's goroutine before the fault
+// acts, and for each change of the switch or the rate (EventSwitched,
+// EventRateChanged), delivered in the order the changes took effect. The
+// observer runs under no lock, may call the Injector back, and cannot
+// change what the Injector does: a panic in it is recovered and counted in
+// Stats.ObserverPanics. With no Observer a struck call pays one branch; an
+// Event is a value, so delivering one allocates nothing.
 //
 // # Cost and concurrency
 //

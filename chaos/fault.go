@@ -20,6 +20,25 @@ const (
 	kindHang
 )
 
+// String returns the kind's stable name, as Event.Fault reports it.
+func (k faultKind) String() string {
+	switch k {
+	case kindError:
+		return "error"
+	case kindStatus:
+		return "status"
+	case kindLatency:
+		return "latency"
+	case kindReset:
+		return "reset"
+	case kindTruncate:
+		return "truncate"
+	case kindHang:
+		return "hang"
+	}
+	return "unset"
+}
+
 // Fault is what an Injector does to a call it picks. Build one with Error,
 // Status, Latency, Reset, Truncate or Hang; the zero Fault is unset and New
 // rejects it. A Fault is a small immutable value.

@@ -42,13 +42,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !in.on.Load() {
 			continue
 		}
-		u, ok := in.strike(r.Context(), r)
+		d, ok := in.strike(r.Context(), r)
 		if !ok {
 			continue
 		}
 		switch in.fault.kind {
 		case kindLatency:
-			if in.wait(r.Context(), in.delayFor(u)) != nil {
+			if in.wait(r.Context(), d) != nil {
 				return // the client is gone
 			}
 		case kindTruncate:

@@ -60,13 +60,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !in.on.Load() {
 			continue
 		}
-		u, ok := in.strike(req.Context(), req)
+		d, ok := in.strike(req.Context(), req)
 		if !ok {
 			continue
 		}
 		switch in.fault.kind {
 		case kindLatency:
-			if err := in.wait(req.Context(), in.delayFor(u)); err != nil {
+			if err := in.wait(req.Context(), d); err != nil {
 				httpbody.CloseRequest(req)
 				return nil, err
 			}

@@ -18,7 +18,9 @@ import (
 //     bulwark.ErrNotAttempted: an open breaker, a full bulkhead, a picker
 //     with no node) is neither a Success nor a Failure, and its retry does
 //     not ask AllowRetry: it cost the dependency nothing. gRFC A6 likewise
-//     counts only failures the server returned.
+//     counts only failures the server returned. Such a retry is free and
+//     waits for no backoff, only for the moment the rejection names
+//     (bulwark.RetryAt), if any.
 //   - Success is called once after every successful attempt, including the
 //     first attempt of every call (the Retrier's fast path), so it must be
 //     cheap: no blocking, no allocation, no I/O on the caller's goroutine.
@@ -52,7 +54,7 @@ type Budget interface {
 // gRFC A6's example retryThrottling policy (MaxTokens 10, TokenRatio 0.1).
 //
 // Sizing. Only attempts that reached the dependency move the bucket (a local
-// rejection costs nothing, see Budget). From full, MaxTokens/2 net failures
+// rejection is free and waits only for the moment it names, see Budget). From full, MaxTokens/2 net failures
 // (5 by default) turn retries off. The bucket refills with successes, not
 // with time: from empty, retries resume after just over
 // MaxTokens/(2·TokenRatio) successes (51 by default). In steady state retries stay on while the

@@ -48,9 +48,16 @@
 // A guard below the retry loop may refuse an attempt without sending it: an
 // open circuit breaker, a full bulkhead, a picker with no node. Such errors
 // match bulwark.ErrNotAttempted. The dependency never saw the attempt, so
-// the retry loop retries it at once, without a backoff wait, and the Budget
-// is neither charged for it nor asked to allow its retry; it still counts
-// toward MaxAttempts. Budget tokens follow only attempts that reached the
+// the retry loop retries it without a backoff wait, and the Budget is
+// neither charged for it nor asked to allow its retry; it still counts
+// toward MaxAttempts. The retry is at once, unless the rejection names the
+// moment its guard will admit again (bulwark.RetryAt: an open breaker's
+// end, the earliest return of a balancer's nodes): retrying before then
+// would only meet the same refusal and burn the remaining attempts, so the
+// loop waits until that moment, exactly (no jitter). It waits only when
+// the moment lies within the Backoff's Cap, MaxElapsed and the context's
+// deadline; otherwise it stops at once with ErrExhausted and the
+// rejection. The wait ends early if the context ends. Budget tokens follow only attempts that reached the
 // dependency, as gRFC A6 counts only failures the server returned. If every
 // attempt was a local rejection, Do returns the last one wrapped with
 // ErrExhausted (errors.Is still finds bulwark.ErrNotAttempted and the

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -169,4 +171,130 @@ func TestTransportLocalRejection(t *testing.T) {
 			})
 		})
 	}
+}
+
+// rejectedUntil is a guard's local rejection that names when the guard
+// admits again, as balance.UnavailableError and breaker.OpenError do.
+type rejectedUntil struct{ at time.Time }
+
+func (e *rejectedUntil) Error() string      { return "guard refuses until " + e.at.String() }
+func (e *rejectedUntil) Unwrap() error      { return errLocal }
+func (e *rejectedUntil) RetryAt() time.Time { return e.at }
+
+func TestLocalRejectionWaitsForRetryAt(t *testing.T) {
+	backoff := retry.Exponential{Base: 100 * time.Millisecond, Max: time.Second, Jitter: retry.NoJitter}
+	tests := []struct {
+		name      string
+		ahead     time.Duration // RetryAt - now when the rejection is made; 0: none
+		deadline  time.Duration // ctx deadline; 0: none
+		maxEl     time.Duration
+		wantCalls int
+		wantWait  []time.Duration // EventRetry delays
+		wantTook  time.Duration
+		wantErr   []error // nil: success
+		wantWhy   string
+	}{
+		{"RetryAt 50ms ahead, cap 1s: one wait, then success", 50 * time.Millisecond, 0, 0,
+			2, []time.Duration{50 * time.Millisecond}, 50 * time.Millisecond, nil, ""},
+		{"no RetryAt: at once", 0, 0, 0, 2, []time.Duration{0}, 0, nil, ""},
+		{"RetryAt past: at once", -time.Second, 0, 0, 2, []time.Duration{0}, 0, nil, ""},
+		{"RetryAt beyond the cap: stop at once", 2 * time.Second, 0, 0,
+			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "backoff cap"},
+		{"RetryAt after the deadline: stop at once", 500 * time.Millisecond, 300 * time.Millisecond, 0,
+			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "context deadline"},
+		{"RetryAt beyond MaxElapsed: stop at once", 500 * time.Millisecond, 0, 200 * time.Millisecond,
+			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "MaxElapsed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var delays []time.Duration
+				var causes []error
+				rec := &recordingBudget{}
+				r := mustNew(t, retry.Config{MaxAttempts: 3, MaxElapsed: tt.maxEl, Backoff: backoff, Budget: rec,
+					Observer: onRetry(func(e retry.Event) { delays = append(delays, e.Delay); causes = append(causes, e.Err) })})
+				var rejection error = errLocal
+				if tt.ahead != 0 {
+					rejection = &rejectedUntil{at: time.Now().Add(tt.ahead)}
+				}
+				fn, calls := sequence(rejection)
+				ctx := t.Context()
+				if tt.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+					defer cancel()
+				}
+				start := time.Now()
+				err := r.Do(ctx, fn)
+				assert.Equal(t, tt.wantTook, time.Since(start))
+				assert.Equal(t, tt.wantCalls, *calls)
+				assert.Equal(t, tt.wantWait, delays)
+				for _, c := range causes {
+					assert.Same(t, rejection, c, "EventRetry.Err is the rejection")
+				}
+				st := r.Stats()
+				assert.Equal(t, int64(1), st.NotAttempted)
+				if tt.wantErr == nil {
+					require.NoError(t, err)
+					assert.Equal(t, []string{"success"}, rec.log(), "budget told only of the success")
+					return
+				}
+				for _, target := range tt.wantErr {
+					assert.ErrorIs(t, err, target)
+				}
+				assert.Contains(t, err.Error(), tt.wantWhy)
+				assert.Empty(t, rec.log(), "budget untouched")
+				assert.Equal(t, int64(1), st.Exhausted)
+			})
+		})
+	}
+}
+
+func TestLocalRejectionWaitEndsWithContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := mustNew(t, retry.Config{Backoff: retry.Constant(time.Second)})
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(20*time.Millisecond, cancel)
+		fn, calls := sequence(&rejectedUntil{at: time.Now().Add(500 * time.Millisecond)})
+		start := time.Now()
+		err := r.Do(ctx, fn)
+		assert.Equal(t, 20*time.Millisecond, time.Since(start), "returns when ctx ends")
+		assert.Equal(t, 1, *calls)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.ErrorIs(t, err, bulwark.ErrNotAttempted)
+	})
+}
+
+func TestTransportLocalRejectionWaitsForRetryAt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var bodies []string
+		rejection := &rejectedUntil{at: time.Now().Add(50 * time.Millisecond)}
+		f := &fake{}
+		f.resps = append(f.resps,
+			func(req *http.Request) (*http.Response, error) {
+				b, _ := io.ReadAll(req.Body)
+				bodies = append(bodies, string(b))
+				return nil, rejection
+			},
+			func(req *http.Request) (*http.Response, error) {
+				b, _ := io.ReadAll(req.Body)
+				bodies = append(bodies, string(b))
+				return f.status(200)(req)
+			})
+		rec := &recordingBudget{}
+		var delays []time.Duration
+		r := mustNew(t, retry.Config{Budget: rec, Backoff: retry.Constant(time.Second),
+			Observer: onRetry(func(e retry.Event) { delays = append(delays, e.Delay) })})
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, "http://example.test/", strings.NewReader("payload"))
+		require.NoError(t, err)
+		start := time.Now()
+		resp, err := mustTransport(t, f, r).RoundTrip(req)
+		require.NoError(t, err)
+		assert.Equal(t, 50*time.Millisecond, time.Since(start))
+		assert.Equal(t, 200, resp.StatusCode)
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, []string{"payload", "payload"}, bodies, "body replayed")
+		assert.Equal(t, []time.Duration{50 * time.Millisecond}, delays)
+		assert.Equal(t, []string{"success"}, rec.log())
+	})
 }

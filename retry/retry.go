@@ -14,14 +14,16 @@ import (
 // Config configures a Retrier. Every zero field has a documented default.
 type Config struct {
 	// MaxAttempts is the total number of attempts, counting the first and
-	// counting local rejections; zero means 3 (the "three tries" per request
+	// counting local rejections (retried at once, or at the moment the
+	// guard names, see Do); zero means 3 (the "three tries" per request
 	// of the Google SRE book, ch. 21). It must be >= 0; 1 disables retries.
 	MaxAttempts int
 
 	// MaxElapsed bounds the time spent retrying; zero means no bound. The
 	// clock starts at the first failure, not at the call: a call that
 	// succeeds at once never reads the clock. A retry is not started if its
-	// wait (backoff or server hint, whichever is longer) would end later
+	// wait (backoff or server hint, whichever is longer, or the wait for a
+	// local rejection's bulwark.RetryAt) would end later
 	// than MaxElapsed after the first failure; the call then ends at once
 	// with ErrExhausted. It must be >= 0.
 	MaxElapsed time.Duration
@@ -35,7 +37,9 @@ type Config struct {
 	// costs a context and a timer per attempt. It must be >= 0.
 	AttemptTimeout time.Duration
 
-	// Backoff computes the wait between attempts; nil means
+	// Backoff computes the wait between attempts; its Cap also bounds a
+	// server hint (After) and the wait for a local rejection's
+	// bulwark.RetryAt (a later moment ends the call at once). Nil means
 	// Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second,
 	// Multiplier: 2, Jitter: FullJitter}.
 	Backoff Backoff
@@ -171,8 +175,12 @@ func (r *Retrier) Stats() Stats {
 //     Do returns promptly, and checks ctx before the first attempt.
 //
 // An attempt refused locally by a guard (an error matching
-// bulwark.ErrNotAttempted) is retried at once, without a backoff wait and
-// without touching the Budget; it counts toward MaxAttempts.
+// bulwark.ErrNotAttempted) is retried without a backoff wait and without
+// touching the Budget; it counts toward MaxAttempts. The retry is at once,
+// unless the rejection names a future moment at which the guard admits
+// again (bulwark.RetryAt): Do then waits until that moment if it lies
+// within the Backoff's Cap, MaxElapsed and the ctx deadline, and otherwise
+// returns at once an error matching ErrExhausted and the rejection.
 //
 // fn receives ctx, or with Config.AttemptTimeout a context derived from it.
 func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error {
@@ -351,7 +359,22 @@ func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, pr
 		}
 		return waitTime{}, r.exhaust(err, attempt, why)
 	}
-	if !w.local {
+	if w.local {
+		// A guard that names when it admits again is asked then, not at
+		// once (its refusal would only repeat and burn the attempts), and
+		// not later: no jitter, since the guard meters what it admits at
+		// that moment (a half-open breaker's probes) and the surplus is
+		// again a free local rejection. A moment past the backoff cap is
+		// longer than this Retrier ever waits: the call ends now.
+		if at, ok := bulwark.RetryAt(err); ok {
+			if d := time.Until(at); d > 0 {
+				if d > r.backoff.Cap() {
+					return waitTime{}, r.exhaust(err, attempt, "guard refuses until after the backoff cap")
+				}
+				w.total = d
+			}
+		}
+	} else {
 		w.backoff = r.backoff.Delay(failures+1, prev)
 		w.total = w.backoff
 		if h, ok := hint(err); ok {
