@@ -73,14 +73,14 @@ type backend struct {
 	addr      string // host:port
 	injectors []*chaos.Injector
 	sent      atomic.Int64 // requests sent to it, counted by countingTransport
-	injected  uint64       // faults injected up to the last takeHits (service time excluded)
+	injected  int64        // faults injected up to the last takeHits (service time excluded)
 	close     func()
 }
 
 // faults returns the faults injected since the last call: latency spikes or
 // 503s (the service-time injector, first, is not a fault).
-func (b *backend) faults() uint64 {
-	var n uint64
+func (b *backend) faults() int64 {
+	var n int64
 	for _, in := range b.injectors[min(1, len(b.injectors)):] {
 		n += in.Stats().Injected
 	}
@@ -181,7 +181,7 @@ func (f *fleet) takeHits() (hits, faults map[string]int64) {
 	faults = make(map[string]int64, len(f.backends))
 	for _, b := range f.backends {
 		hits[b.name] = b.sent.Swap(0)
-		faults[b.name] = int64(b.faults())
+		faults[b.name] = b.faults()
 	}
 	return hits, faults
 }
