@@ -39,18 +39,36 @@ func (s *nodeState) rejected(err error) {
 		return // the guard admits again already
 	}
 	s.reason.Store(&rejection{err})
-	s.hold(until, true)
+	s.holdReport(until, true, err)
+}
+
+// holdReport is hold, reporting EventUnavailable with reason when it makes an
+// available node (or one whose hold had expired) unavailable.
+func (s *nodeState) holdReport(until int64, later bool, reason error) {
+	cfg := s.cfg
+	if !cfg.obs.Enabled() {
+		s.hold(until, later)
+		return
+	}
+	cfg.obsMu.Lock()
+	if old, ok := s.hold(until, later); ok && until != 0 && (old == 0 || old <= cfg.now()) {
+		cfg.obs.PushLocked(Event{Kind: EventUnavailable, Node: s.nodeValue(),
+			Until: cfg.timeOf(until), Err: reason})
+	}
+	cfg.obs.UnlockAndDeliver(&cfg.obsMu, nil, nil)
 }
 
 // hold makes the node unavailable until the given now() reading, or
 // available again for until == 0. With later set (a Done's report) it only
 // ever extends a hold, so that a stale report from a request that was in
 // flight cannot shorten a newer one; MarkUnavailable sets it exactly.
-func (s *nodeState) hold(until int64, later bool) {
+//
+// It returns the previous value and whether it changed it.
+func (s *nodeState) hold(until int64, later bool) (int64, bool) {
 	for {
 		u := s.until.Load()
 		if later && u >= until {
-			return
+			return u, false
 		}
 		if !s.until.CompareAndSwap(u, until) {
 			continue
@@ -63,7 +81,7 @@ func (s *nodeState) hold(until int64, later bool) {
 				c.unavailable.Add(-1)
 			}
 		}
-		return
+		return u, true
 	}
 }
 
@@ -110,7 +128,7 @@ func (p *pool[N]) markUnavailable(node N, until time.Time, reason error) bool {
 		}
 		st.reason.Store(&rejection{reason})
 	}
-	st.hold(v, false)
+	st.holdReport(v, false, reason)
 	return true
 }
 
@@ -199,7 +217,18 @@ func (p *pool[N]) unavailableError(s *snapshot[N], now int64) error {
 	}
 	e.Until = p.cfg.timeOf(first)
 	e.wait = time.Duration(first - now)
+	if p.cfg.obs.Enabled() {
+		p.cfg.obs.Emit(Event{Kind: EventNoNodes, Until: e.Until, Err: e})
+	}
 	return e
+}
+
+// noNodes is Pick's error for an empty node set, reported as EventNoNodes.
+func (p *pool[N]) noNodes() error {
+	if p.cfg.obs.Enabled() {
+		p.cfg.obs.Emit(Event{Kind: EventNoNodes, Err: ErrNoNodes})
+	}
+	return ErrNoNodes
 }
 
 func containsErr(errs []error, err error) bool {

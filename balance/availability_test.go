@@ -80,7 +80,7 @@ func TestUnavailableUntilRetryAt(t *testing.T) {
 				assert.Equal(t, 1, st.Unavailable)
 				assert.Equal(t, 1, st.Ejected, "a local rejection is not an ejection")
 				assert.Zero(t, st.Nodes[0].Failures, "a local rejection is not a failure")
-				assert.Equal(t, uint64(1), st.Nodes[0].Rejections)
+				assert.Equal(t, int64(1), st.Nodes[0].Rejections)
 
 				time.Sleep(2*time.Second - time.Millisecond)
 				got := countPicks(t, p, 400)
@@ -140,7 +140,7 @@ func TestUnavailableOnlyExtends(t *testing.T) {
 		l := pickNode(t, q, "a")
 		l.Done(&guardError{name: "a", until: time.Now().Add(-time.Second)})
 		assert.False(t, q.Stats().Nodes[0].Unavailable)
-		assert.Equal(t, uint64(1), q.Stats().Nodes[0].Rejections)
+		assert.Equal(t, int64(1), q.Stats().Nodes[0].Rejections)
 	})
 }
 
@@ -158,7 +158,7 @@ func TestAllUnavailable(t *testing.T) {
 					l := pickNode(t, p, node)
 					l.Done(&guardError{name: node, until: start.Add(d)})
 				}
-				picks := func() (n uint64) {
+				picks := func() (n int64) {
 					for _, st := range p.Stats().Nodes {
 						n += st.Picks
 					}

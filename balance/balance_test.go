@@ -284,9 +284,9 @@ func TestUpdateKeepsCounters(t *testing.T) {
 	require.NoError(t, p.Update([]string{"c", "d", "a"}))
 	after := p.Stats()
 	assert.Equal(t, []string{"c", "d", "a"}, p.Nodes())
-	assert.Equal(t, uint64(10), after.Nodes[0].Picks, "c keeps its count")
+	assert.Equal(t, int64(10), after.Nodes[0].Picks, "c keeps its count")
 	assert.Zero(t, after.Nodes[1].Picks, "new node")
-	assert.Equal(t, uint64(11), after.Nodes[2].Picks)
+	assert.Equal(t, int64(11), after.Nodes[2].Picks)
 	assert.Equal(t, int64(1), after.Nodes[2].InFlight, "held permit still counted")
 	held.Done(nil)
 	assert.Zero(t, p.Stats().Nodes[2].InFlight)
@@ -324,11 +324,11 @@ func TestDoneThroughCopyKeepsCountSane(t *testing.T) {
 	cp.Done(nil)
 	st := p.Stats().Nodes[0]
 	assert.Zero(t, st.InFlight)
-	assert.Equal(t, uint64(1), st.Picks)
+	assert.Equal(t, int64(1), st.Picks)
 	l = mustPick(t, p)
 	assert.Equal(t, int64(1), p.Stats().Nodes[0].InFlight)
 	l.Done(nil)
-	assert.Equal(t, uint64(2), p.Stats().Nodes[0].Picks)
+	assert.Equal(t, int64(2), p.Stats().Nodes[0].Picks)
 }
 
 // The done half of the packed counter wraps every 2^32 Permits; Stats.Picks
@@ -339,14 +339,14 @@ func TestPicksSurviveCounterWrap(t *testing.T) {
 	st := p.snap.Load().states[0]
 	st.flight.Store(inFlightMask << 32) // 2^32-1 Permits done, none in flight
 	l := mustPick(t, p)
-	assert.Equal(t, uint64(1)<<32, p.Stats().Nodes[0].Picks)
+	assert.Equal(t, int64(1)<<32, p.Stats().Nodes[0].Picks)
 	l.Done(nil)
 	ns := p.Stats().Nodes[0]
-	assert.Equal(t, uint64(1)<<32, ns.Picks)
+	assert.Equal(t, int64(1)<<32, ns.Picks)
 	assert.Zero(t, ns.InFlight)
-	assert.Equal(t, uint64(1), st.wraps.Load())
+	assert.Equal(t, int64(1), st.wraps.Load())
 	pickN(t, p, 3)
-	assert.Equal(t, uint64(1)<<32+3, p.Stats().Nodes[0].Picks)
+	assert.Equal(t, int64(1)<<32+3, p.Stats().Nodes[0].Picks)
 }
 
 func TestNoNodes(t *testing.T) {

@@ -104,3 +104,31 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPickDoneObserver is BenchmarkPickDone with an Observer set: a
+// Pick and Done that change no node's state report nothing and cost the
+// same.
+func BenchmarkPickDoneObserver(b *testing.B) {
+	var events int
+	cfg := Config{Observer: func(Event) { events++ }}
+	for _, pf := range []pickerFactory{
+		{"RoundRobin", func(n []string) (Picker[string], error) { return NewRoundRobin(n, cfg) }},
+		{"P2C", func(n []string) (Picker[string], error) { return NewP2C(n, cfg) }},
+		{"PeakEWMA", func(n []string) (Picker[string], error) { return NewPeakEWMA(n, cfg) }},
+	} {
+		p, err := pf.new(hosts(10))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(pf.name+"/nodes=10", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				l, _ := p.Pick()
+				l.Done(nil)
+			}
+		})
+	}
+	if events != 0 {
+		b.Fatalf("%d events without a state change", events)
+	}
+}

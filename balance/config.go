@@ -2,6 +2,7 @@ package balance
 
 import (
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,15 @@ type Config struct {
 	// standard deviation is about 8% (Gryski, "Consistent Hashing:
 	// Algorithmic Tradeoffs", 2018).
 	Replicas int
+
+	// Name names the picker in its events (Event.Name), so that an
+	// observer shared by several pickers can tell them apart.
+	Name string
+
+	// Observer, if set, receives the picker's events: a node ejected,
+	// returned or unavailable, and Picks that found no usable node (see
+	// Event for the delivery rule). Nil costs nothing.
+	Observer func(Event)
 }
 
 const defaultReplicas = 160
@@ -130,10 +140,18 @@ type settings struct {
 	// successful estimate, the base of the default failure penalty.
 	ref atomic.Uint64
 	_   [56]byte
+
+	// obs delivers Config.Observer's events. With an observer, every
+	// reported change of a node's gate or until word is made under obsMu
+	// (only then), so that a node's events are queued in the order they
+	// took effect; Pick and Done that change nothing never take it.
+	obs   observer
+	obsMu sync.Mutex
 }
 
 func newSettings(cfg Config) (*settings, error) {
 	s := &settings{base: time.Now()}
+	s.obs = newObserver(cfg.Observer, cfg.Name)
 	s.rng.SeedRandom()
 	var err error
 	if s.ejectAfter, err = defaultInt("EjectAfter", cfg.EjectAfter, 5); err != nil {

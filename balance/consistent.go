@@ -3,6 +3,7 @@ package balance
 import (
 	"cmp"
 	"hash/maphash"
+	"iter"
 	"math"
 	"slices"
 	"strconv"
@@ -70,7 +71,7 @@ func (c *Consistent[N]) Pick() (Permit[N], error) {
 func (c *Consistent[N]) pickHash(h uint64) (Permit[N], error) {
 	s := c.snap.Load()
 	if len(s.nodes) == 0 {
-		return Permit[N]{}, ErrNoNodes
+		return Permit[N]{}, c.noNodes()
 	}
 	counts := s.counts
 	m := counts.total.Add(1)
@@ -145,6 +146,11 @@ func (c *Consistent[N]) Nodes() []N { return c.nodes() }
 
 // Stats returns a snapshot of the per-node counters.
 func (c *Consistent[N]) Stats() Stats[N] { return c.stats() }
+
+// AllStats yields each node with its counters, like Stats without the
+// slice: weakly consistent (the node set current when iteration starts,
+// each node read as it is yielded), no lock held while the loop body runs.
+func (c *Consistent[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return c.allStats() }
 
 type ringPoint struct {
 	hash uint64

@@ -110,4 +110,31 @@
 // the availability word) from the picked node's first cache line, which
 // Pick reads anyway for the in-flight count; the clock is read only when a
 // node is ejected, warming or unavailable.
+//
+// # Events and AllStats
+//
+// Config.Observer receives a picker's state changes as Events, tagged with
+// Config.Name:
+//
+//	p, _ := balance.NewP2C(nodes, balance.Config{Name: "api", Observer: func(e balance.Event) {
+//		log.Printf("%s %s %v until %v", e.Name, e.Kind, e.Node, e.Until)
+//	}})
+//
+// EventEjected and EventReturned bracket each ejection (exactly one
+// return per ejection, reported by the Pick that ends it), EventUnavailable
+// marks a node becoming unavailable (not every refusal that extends the
+// hold), and EventNoNodes is a failed Pick's own report. A node's events
+// arrive in the order they took effect, never under a lock of the picker;
+// the observer may call the picker back. A panicking observer is recovered
+// and counted in Stats.ObserverPanics and changes no decision. Only state
+// changes report, so a Pick and Done cost the same with an observer as
+// without.
+//
+// Stats returns a snapshot slice; AllStats yields the same per-node values
+// as an iterator, without the slice and without holding a lock while the
+// loop body runs, for metrics exporters:
+//
+//	for node, ns := range p.AllStats() {
+//		gauge.Set(node, ns.InFlight)
+//	}
 package balance

@@ -49,7 +49,7 @@ func ExampleNewPeakEWMA() {
 		err = call(permit.Node)
 		permit.Done(err) // releases the slot, records latency and outcome
 	}
-	var picks uint64
+	var picks int64
 	for _, n := range p.Stats().Nodes {
 		picks += n.Picks
 	}
@@ -276,4 +276,37 @@ func ExamplePermit_Done_localRejection() {
 	// b:80 b:80 b:80
 	// a:80 failures: 0
 	// true true true
+}
+
+// An Observer sees nodes ejected by outlier detection (and returned, and
+// made unavailable by a layer below); only changes report, not traffic.
+func ExampleEvent() {
+	p, err := balance.NewRoundRobin([]string{"a", "b", "c"}, balance.Config{
+		Name:       "api",
+		EjectAfter: 2,
+		Observer: func(e balance.Event) {
+			if e.Kind == balance.EventEjected {
+				fmt.Printf("%s: %v ejected after %d failures (ejection %d)\n", e.Name, e.Node, e.Failures, e.Ejections)
+			}
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for range 6 {
+		permit, _ := p.Pick()
+		if permit.Node == "a" {
+			permit.Done(errors.New("connection refused"))
+		} else {
+			permit.Done(nil)
+		}
+	}
+	for node, ns := range p.AllStats() {
+		fmt.Println(node, "picks:", ns.Picks, "ejected:", ns.Ejected)
+	}
+	// Output:
+	// api: a ejected after 2 failures (ejection 1)
+	// a picks: 2 ejected: true
+	// b picks: 2 ejected: false
+	// c picks: 2 ejected: false
 }

@@ -24,18 +24,35 @@ func (s *nodeState) fail() {
 	s.tryEject(s.cfg.now())
 }
 
-// tryEject ejects the node unless that would exceed MaxEjectedPercent.
+// tryEject ejects the node unless that would exceed MaxEjectedPercent, and
+// reports the ejection to the observer.
 func (s *nodeState) tryEject(now int64) {
+	cfg := s.cfg
+	if !cfg.obs.Enabled() {
+		s.eject(now, nil)
+		return
+	}
+	var e Event
+	cfg.obsMu.Lock()
+	if s.eject(now, &e) {
+		cfg.obs.PushLocked(e)
+	}
+	cfg.obs.UnlockAndDeliver(&cfg.obsMu, nil, nil)
+}
+
+// eject is tryEject's transition. When it ejects the node and e is not nil,
+// it fills in the EventEjected.
+func (s *nodeState) eject(now int64, e *Event) bool {
 	c := s.counts.Load()
 	if c == nil {
-		return // removed by Update
+		return false // removed by Update
 	}
 	for {
-		e := c.ejected.Load()
-		if (e+1)*100 > s.cfg.maxEjectedPct*c.n {
-			return
+		k := c.ejected.Load()
+		if (k+1)*100 > s.cfg.maxEjectedPct*c.n {
+			return false
 		}
-		if c.ejected.CompareAndSwap(e, e+1) {
+		if c.ejected.CompareAndSwap(k, k+1) {
 			break
 		}
 	}
@@ -49,14 +66,27 @@ func (s *nodeState) tryEject(now int64) {
 		if g > 0 {
 			c.ejected.Add(-1) // a concurrent Done ejected it first
 			s.streak.Add(-1)
-			return
+			return false
 		}
 		if s.gate.CompareAndSwap(g, now+d) { // ends any slow start too
 			break
 		}
 	}
-	s.ejections.Add(1)
-	s.consecFail.Store(0)
+	n := s.ejections.Add(1)
+	failures := s.consecFail.Swap(0)
+	if e != nil {
+		*e = Event{Kind: EventEjected, Node: s.nodeValue(), Until: s.cfg.timeOf(now + d),
+			Failures: failures, Ejections: n}
+	}
+	return true
+}
+
+// nodeValue is the node for an event.
+func (s *nodeState) nodeValue() any {
+	if s.node == nil {
+		return nil
+	}
+	return *s.node
 }
 
 // clear reports whether the node is available, not ejected and at full
@@ -120,20 +150,38 @@ func (s *nodeState) usableSlow(nowp *int64) bool {
 }
 
 // reinstate ends an expired ejection (starting slow start if configured)
-// and returns the new gate.
+// and returns the new gate. The Pick whose CAS ends the ejection reports
+// EventReturned: exactly one per ejection, since a node is only ejected
+// again from a gate that is not ejected (fail and eject skip a gate > 0,
+// expired or not).
 func (s *nodeState) reinstate(until, now int64) int64 {
-	next := int64(0)
+	cfg := s.cfg
+	if !cfg.obs.Enabled() {
+		next, _ := s.unEject(until, now)
+		return next
+	}
+	cfg.obsMu.Lock()
+	next, won := s.unEject(until, now)
+	if won {
+		cfg.obs.PushLocked(Event{Kind: EventReturned, Node: s.nodeValue()})
+	}
+	cfg.obs.UnlockAndDeliver(&cfg.obsMu, nil, nil)
+	return next
+}
+
+// unEject is reinstate's transition; won reports that this call made it.
+func (s *nodeState) unEject(until, now int64) (next int64, won bool) {
 	if s.cfg.slowStart > 0 {
 		next = -now
 	}
 	if !s.gate.CompareAndSwap(until, next) {
-		return s.gate.Load() // another Pick reinstated it
+		return s.gate.Load(), false // another Pick reinstated it
 	}
 	if c := s.counts.Load(); c != nil {
 		c.ejected.Add(-1)
 	}
 	s.backAt.Store(now)
-	return next
+	return next, true
 }
 
 // panicking reports whether fewer than PanicPercent of the nodes are not

@@ -30,7 +30,7 @@ func TestEjection(t *testing.T) {
 		st := p.Stats()
 		require.True(t, st.Nodes[0].Ejected)
 		assert.Equal(t, 10*time.Second, st.Nodes[0].EjectedFor)
-		assert.Equal(t, uint64(1), st.Nodes[0].Ejections)
+		assert.Equal(t, int64(1), st.Nodes[0].Ejections)
 		assert.Equal(t, 1, st.Ejected)
 		assert.NotContains(t, pickN(t, p, 30), "a", "ejected node picked")
 
@@ -77,7 +77,7 @@ func TestMaxEjectedPercent(t *testing.T) {
 	}
 	st := p.Stats()
 	assert.Equal(t, 2, st.Ejected, "50% of 4")
-	assert.Equal(t, uint64(4), st.Nodes[0].Failures+st.Nodes[1].Failures+st.Nodes[2].Failures+st.Nodes[3].Failures)
+	assert.Equal(t, int64(4), st.Nodes[0].Failures+st.Nodes[1].Failures+st.Nodes[2].Failures+st.Nodes[3].Failures)
 }
 
 func TestPanicThreshold(t *testing.T) {
@@ -110,7 +110,7 @@ func TestDisableEjection(t *testing.T) {
 	}
 	st := p.Stats()
 	assert.Equal(t, 0, st.Ejected)
-	assert.Equal(t, uint64(10), st.Nodes[0].Failures+st.Nodes[1].Failures)
+	assert.Equal(t, int64(10), st.Nodes[0].Failures+st.Nodes[1].Failures)
 }
 
 func TestCanceledIsNotAFailure(t *testing.T) {

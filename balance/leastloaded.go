@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"iter"
 	"math"
 	"time"
 )
@@ -35,7 +36,7 @@ func (l *LeastLoaded[N]) Pick() (Permit[N], error) {
 	s := l.snap.Load()
 	n := len(s.nodes)
 	if n == 0 {
-		return Permit[N]{}, ErrNoNodes
+		return Permit[N]{}, l.noNodes()
 	}
 	start := fastrange(uint32(l.cfg.rand()), n)
 	// The winner is usually start itself (loads tie when the fleet is
@@ -127,3 +128,8 @@ func (l *LeastLoaded[N]) Nodes() []N { return l.nodes() }
 
 // Stats returns a snapshot of the per-node counters.
 func (l *LeastLoaded[N]) Stats() Stats[N] { return l.stats() }
+
+// AllStats yields each node with its counters, like Stats without the
+// slice: weakly consistent (the node set current when iteration starts,
+// each node read as it is yielded), no lock held while the loop body runs.
+func (l *LeastLoaded[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return l.allStats() }

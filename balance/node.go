@@ -31,10 +31,10 @@ type nodeState struct {
 	// until is the now() until which the node is unavailable (a layer below
 	// refuses work for it), 0 when available. See availability.go.
 	until      atomic.Int64
-	wraps      atomic.Uint64
+	wraps      atomic.Int64
 	consecFail atomic.Int64
-	failures   atomic.Uint64
-	ejections  atomic.Uint64
+	failures   atomic.Int64
+	ejections  atomic.Int64
 	streak     atomic.Int64 // ejections in a row, for the doubling
 
 	// PeakEWMA: cost is the latency estimate in ns (float64 bits), stamp
@@ -44,10 +44,10 @@ type nodeState struct {
 	cfg        *settings
 	counts     atomic.Pointer[healthCounts] // nil once removed by Update
 	backAt     atomic.Int64                 // now() when last reinstated
-	rejections atomic.Uint64                // local rejections reported by Done
+	rejections atomic.Int64                 // local rejections reported by Done
 	reason     atomic.Pointer[rejection]    // the latest local rejection
+	node       *any                         // the node, for events; set only with an observer
 
-	_ [128 - 15*8]byte
 }
 
 const (
@@ -75,9 +75,9 @@ func (s *nodeState) inFlight() int64 {
 }
 
 // picks is the number of Permits handed out (for Stats).
-func (s *nodeState) picks() uint64 {
+func (s *nodeState) picks() int64 {
 	v := s.flight.Load()
-	return s.wraps.Load()<<32 + v>>32 + v&inFlightMask
+	return s.wraps.Load()<<32 + int64(v>>32+v&inFlightMask)
 }
 
 func newNodeState(cfg *settings) *nodeState {

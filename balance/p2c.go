@@ -1,6 +1,9 @@
 package balance
 
-import "time"
+import (
+	"iter"
+	"time"
+)
 
 // P2C is the power of two choices on in-flight requests: Pick draws two
 // distinct random nodes and takes the less loaded (Mitzenmacher; Azar,
@@ -53,7 +56,7 @@ func (p *P2C[N]) Pick() (Permit[N], error) {
 // pickOne is Pick over a set of zero or one node.
 func (p *pool[N]) pickOne(s *snapshot[N], start int64) (Permit[N], error) {
 	if len(s.nodes) == 0 {
-		return Permit[N]{}, ErrNoNodes
+		return Permit[N]{}, p.noNodes()
 	}
 	if st := s.states[0]; !st.clear() && !st.usableNow() {
 		if _, err := p.noneUsable(s, 0); err != nil {
@@ -124,3 +127,8 @@ func (p *P2C[N]) Nodes() []N { return p.nodes() }
 
 // Stats returns a snapshot of the per-node counters.
 func (p *P2C[N]) Stats() Stats[N] { return p.stats() }
+
+// AllStats yields each node with its counters, like Stats without the
+// slice: weakly consistent (the node set current when iteration starts,
+// each node read as it is yielded), no lock held while the loop body runs.
+func (p *P2C[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return p.allStats() }

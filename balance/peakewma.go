@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"iter"
 	"math"
 	"time"
 )
@@ -124,6 +125,11 @@ func (p *PeakEWMA[N]) Nodes() []N { return p.nodes() }
 // Stats returns a snapshot of the per-node counters; NodeStats.Latency is
 // the current (decayed) latency estimate.
 func (p *PeakEWMA[N]) Stats() Stats[N] { return p.stats() }
+
+// AllStats yields each node with its counters, like Stats without the
+// slice: weakly consistent (the node set current when iteration starts,
+// each node read as it is yielded), no lock held while the loop body runs.
+func (p *PeakEWMA[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return p.allStats() }
 
 // observeDone records the latency of a PeakEWMA Permit that started at
 // start; done is the node's count of Permits done, this one included.

@@ -96,7 +96,7 @@ func TestPeakEWMAFailFastPenalty(t *testing.T) {
 		}
 		assert.Less(t, picks["dead"], 2000/50, "dead node's share: %v", picks)
 		st := p.Stats().Nodes[4]
-		assert.Equal(t, uint64(picks["dead"]), st.Failures)
+		assert.Equal(t, int64(picks["dead"]), st.Failures)
 		assert.Greater(t, st.Latency, 5*time.Millisecond, "dead node's estimate must exceed the healthy latency")
 	})
 }

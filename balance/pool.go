@@ -88,6 +88,10 @@ func (p *pool[N]) set(nodes []Weighted[N], weighted, initial bool) error {
 			}
 		}
 		st := newNodeState(p.cfg)
+		if p.cfg.obs.Enabled() {
+			var v any = n
+			st.node = &v
+		}
 		if !initial && p.cfg.slowStart > 0 {
 			if now == 0 {
 				now = p.cfg.now()

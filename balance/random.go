@@ -1,6 +1,9 @@
 package balance
 
-import "time"
+import (
+	"iter"
+	"time"
+)
 
 // Random picks a uniformly random node (skipping unavailable and ejected
 // ones). It is the
@@ -33,7 +36,7 @@ func (r *Random[N]) Pick() (Permit[N], error) {
 	s := r.snap.Load()
 	n := len(s.nodes)
 	if n == 0 {
-		return Permit[N]{}, ErrNoNodes
+		return Permit[N]{}, r.noNodes()
 	}
 	i := fastrange(uint32(r.cfg.rand()), n)
 	if s.states[i].clear() {
@@ -71,6 +74,11 @@ func (r *Random[N]) Nodes() []N { return r.nodes() }
 // Stats returns a snapshot of the per-node counters.
 func (r *Random[N]) Stats() Stats[N] { return r.stats() }
 
+// AllStats yields each node with its counters, like Stats without the
+// slice: weakly consistent (the node set current when iteration starts,
+// each node read as it is yielded), no lock held while the loop body runs.
+func (r *Random[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return r.allStats() }
+
 // WeightedRandom picks node i with probability weight_i / sum(weights), in
 // O(1) per Pick through Walker's alias method (Vose's construction). It is
 // safe for concurrent use.
@@ -99,7 +107,7 @@ func (r *WeightedRandom[N]) Pick() (Permit[N], error) {
 	s := r.snap.Load()
 	n := len(s.nodes)
 	if n == 0 {
-		return Permit[N]{}, ErrNoNodes
+		return Permit[N]{}, r.noNodes()
 	}
 	i := s.alias.draw(r.cfg.rand())
 	if s.states[i].clear() {
@@ -136,6 +144,11 @@ func (r *WeightedRandom[N]) Nodes() []N { return r.nodes() }
 
 // Stats returns a snapshot of the per-node counters.
 func (r *WeightedRandom[N]) Stats() Stats[N] { return r.stats() }
+
+// AllStats yields each node with its counters, like Stats without the
+// slice: weakly consistent (the node set current when iteration starts,
+// each node read as it is yielded), no lock held while the loop body runs.
+func (r *WeightedRandom[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return r.allStats() }
 
 // aliasTable is Walker's alias table: column i keeps itself with
 // probability keep[i]/2^32 and otherwise yields alias[i].

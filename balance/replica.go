@@ -135,12 +135,12 @@ type ReplicaRouter[N comparable] struct {
 
 	mu sync.Mutex // serialises Update
 
-	windowReads   atomic.Uint64
-	behindReads   atomic.Uint64
-	fallbackReads atomic.Uint64
-	waits         atomic.Uint64
-	passedOver    atomic.Uint64
-	rounds        atomic.Uint64
+	windowReads   atomic.Int64
+	behindReads   atomic.Int64
+	fallbackReads atomic.Int64
+	waits         atomic.Int64
+	passedOver    atomic.Int64
+	rounds        atomic.Int64
 }
 
 // replicaSnapshot is an immutable view of the topology; the per-member
@@ -163,7 +163,7 @@ type memberState[N comparable] struct {
 	okAt    atomic.Int64  // unix ns of the latest successful read, 0 before
 	failed  atomic.Bool   // the latest completed read failed
 	running atomic.Int64  // unix ns at which the read in flight started, 0 when none
-	errs    atomic.Uint64 // failed reads
+	errs    atomic.Int64  // failed reads
 	lastErr atomic.Pointer[errBox]
 	added   int64 // unix ns when the member joined
 

@@ -15,16 +15,16 @@ type ReplicaStats[N comparable] struct {
 	Serving, Floor int
 
 	// Rounds counts completed probe rounds.
-	Rounds uint64
+	Rounds int64
 	// Waits counts reads that waited for a replica to reach their Token.
-	Waits uint64
+	Waits int64
 	// PassedOver counts replicas the picker offered for a read whose
 	// Token they had not reached.
-	PassedOver uint64
+	PassedOver int64
 	// WindowReads, BehindReads and FallbackReads count reads sent to the
 	// primary: inside a session window, because no replica reached the
 	// Token within MaxWait, and because the picker had no replica to give.
-	WindowReads, BehindReads, FallbackReads uint64
+	WindowReads, BehindReads, FallbackReads int64
 }
 
 // MemberStats is what the probe loop knows of one member.
@@ -45,7 +45,7 @@ type MemberStats[N comparable] struct {
 	// the picker for it, FloorKept that the floor keeps it serving instead.
 	Lagging, Ejected, FloorKept bool
 	// ProbeErrors counts failed position reads; LastError is the latest.
-	ProbeErrors uint64
+	ProbeErrors int64
 	LastError   error
 }
 

@@ -223,8 +223,8 @@ func TestReplicaReadYourWrites(t *testing.T) {
 		p.Done(nil)
 
 		st := r.Stats()
-		assert.Equal(t, uint64(1), st.BehindReads)
-		assert.Equal(t, uint64(2), st.Waits)
+		assert.Equal(t, int64(1), st.BehindReads)
+		assert.Equal(t, int64(2), st.Waits)
 	})
 }
 
@@ -281,7 +281,7 @@ func TestReplicaPassedOverStaysAvailable(t *testing.T) {
 			assert.Zero(t, n.Failures, n.Node)
 			assert.Zero(t, n.InFlight, n.Node)
 		}
-		assert.Equal(t, uint64(2), r.Stats().PassedOver)
+		assert.Equal(t, int64(2), r.Stats().PassedOver)
 		// The next plain reads still reach a and b.
 		got := map[string]bool{}
 		for range 3 {
@@ -327,7 +327,7 @@ func TestReplicaSessionWindow(t *testing.T) {
 			assert.Equal(t, step.want, got, "at %v", step.after)
 			p.Done(nil)
 		}
-		assert.Equal(t, uint64(2), r.Stats().WindowReads)
+		assert.Equal(t, int64(2), r.Stats().WindowReads)
 		// A session without writes is never pinned.
 		p, err := r.PickRead(t.Context(), balance.Token{})
 		require.NoError(t, err)

@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"iter"
 	"sync/atomic"
 	"time"
 )
@@ -37,7 +38,7 @@ func (r *RoundRobin[N]) Pick() (Permit[N], error) {
 	s := r.snap.Load()
 	n := len(s.nodes)
 	if n == 0 {
-		return Permit[N]{}, ErrNoNodes
+		return Permit[N]{}, r.noNodes()
 	}
 	// 32-bit modulo: cheaper than 64-bit division; the cycle skips once
 	// every 2^32 picks when n does not divide 2^32.
@@ -69,3 +70,8 @@ func (r *RoundRobin[N]) Nodes() []N { return r.nodes() }
 
 // Stats returns a snapshot of the per-node counters.
 func (r *RoundRobin[N]) Stats() Stats[N] { return r.stats() }
+
+// AllStats yields each node with its counters, like Stats without the
+// slice: weakly consistent (the node set current when iteration starts,
+// each node read as it is yielded), no lock held while the loop body runs.
+func (r *RoundRobin[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return r.allStats() }

@@ -73,7 +73,7 @@ func TestTransportRewritesAClone(t *testing.T) {
 	assert.Equal(t, "http://10.0.0.1:8080/path?q=1", next.got.URL.String())
 	assert.Equal(t, "", next.got.Host, "Host header follows the node")
 	assert.Equal(t, "http://service/path?q=1", req.URL.String(), "caller's request untouched")
-	assert.Equal(t, uint64(1), p.Stats().Nodes[0].Picks)
+	assert.Equal(t, int64(1), p.Stats().Nodes[0].Picks)
 }
 
 func TestTransportKeepsExplicitHostHeader(t *testing.T) {
@@ -130,7 +130,7 @@ func TestTransportOutcomes(t *testing.T) {
 		next     *fakeNext
 		cancel   bool
 		wantErr  bool
-		failures uint64
+		failures int64
 	}{
 		{"200", &fakeNext{status: 200}, false, false, 0},
 		{"404", &fakeNext{status: 404}, false, false, 0},
@@ -201,7 +201,7 @@ func TestTransportEjectsFailingServer(t *testing.T) {
 	assert.Equal(t, int64(3), badHits.Load(), "ejected after 3 failures")
 	st := p.Stats()
 	assert.True(t, st.Nodes[1].Ejected)
-	assert.Equal(t, uint64(3), st.Nodes[1].Failures)
+	assert.Equal(t, int64(3), st.Nodes[1].Failures)
 	assert.Zero(t, st.Nodes[0].InFlight+st.Nodes[1].InFlight)
 }
 

@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"iter"
 	"sync/atomic"
 	"time"
 )
@@ -46,7 +47,7 @@ func (r *WeightedRoundRobin[N]) Pick() (Permit[N], error) {
 	s := r.snap.Load()
 	n := len(s.sched)
 	if n == 0 {
-		return Permit[N]{}, ErrNoNodes
+		return Permit[N]{}, r.noNodes()
 	}
 	i := int(uint32(r.next.Add(1)-1) % uint32(n))
 	j := int(s.sched[i])
@@ -79,6 +80,11 @@ func (r *WeightedRoundRobin[N]) Nodes() []N { return r.nodes() }
 
 // Stats returns a snapshot of the per-node counters.
 func (r *WeightedRoundRobin[N]) Stats() Stats[N] { return r.stats() }
+
+// AllStats yields each node with its counters, like Stats without the
+// slice: weakly consistent (the node set current when iteration starts,
+// each node read as it is yielded), no lock held while the loop body runs.
+func (r *WeightedRoundRobin[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return r.allStats() }
 
 // buildSchedule runs nginx's smooth weighted round robin
 // (ngx_http_upstream_get_peer) for one period: every step adds each node's

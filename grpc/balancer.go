@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +53,13 @@ type lbConfig struct {
 	serviceconfig.LoadBalancingConfig
 	cfg     balance.Config
 	hashKey string
+}
+
+// equal reports whether c and o configure the same picker. balance.Config
+// holds a func (Observer), so it is not comparable with ==; a parsed
+// configuration never sets one, and DeepEqual treats two nil funcs as equal.
+func (c *lbConfig) equal(o *lbConfig) bool {
+	return c.hashKey == o.hashKey && reflect.DeepEqual(c.cfg, o.cfg)
 }
 
 // lbJSON is the JSON form. Durations are strings in Go's syntax ("30s",
@@ -171,7 +179,7 @@ type lbBalancer struct {
 }
 
 func (lb *lbBalancer) UpdateClientConnState(s balancer.ClientConnState) error {
-	if c, ok := s.BalancerConfig.(*lbConfig); ok && (lb.cfg == nil || *c != *lb.cfg) {
+	if c, ok := s.BalancerConfig.(*lbConfig); ok && (lb.cfg == nil || !c.equal(lb.cfg)) {
 		lb.cfg = c
 		lb.pool = nil // a new configuration starts a new picker
 	}

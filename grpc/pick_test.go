@@ -51,7 +51,7 @@ func TestPickDoneOutcomes(t *testing.T) {
 	tests := []struct {
 		name         string
 		info         balancer.DoneInfo
-		wantFailures uint64
+		wantFailures int64
 		wantInFlight int64
 	}{
 		{"OK", balancer.DoneInfo{BytesSent: true}, 0, 0},

@@ -150,13 +150,13 @@ func check(raw json.RawMessage) error {
 		Bulkhead bulkhead.Stats `json:"bulkhead"`
 		Cache    cache.Stats    `json:"cache"`
 		Picker   struct {
-			Nodes []struct{ Picks uint64 }
+			Nodes []struct{ Picks int64 }
 		} `json:"picker"`
 	}
 	if err := json.Unmarshal(raw, &got); err != nil {
 		return err
 	}
-	var picks uint64
+	var picks int64
 	for _, n := range got.Picker.Nodes {
 		picks += n.Picks
 	}
