@@ -366,6 +366,12 @@ func (b *Breaker) record(p Permit, o Outcome, err error) {
 // recordSlow records failures, slow calls, probes, stale permits and the
 // outcomes that rotate a time window.
 func (b *Breaker) recordSlow(p Permit, o Outcome, err error) {
+	if o == Ignore && b.slowCall > 0 && b.now()-p.start() >= b.slowCall {
+		// Ignored, but only after it had run for SlowCall: the backend was
+		// slow whatever the caller then did (the loser of a hedge, a caller
+		// that gave up), so it counts as a slow call that did not fail.
+		o = Success
+	}
 	if o == Ignore {
 		b.ignored.Add(1)
 		if p.isProbe() {

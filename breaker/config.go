@@ -66,8 +66,12 @@ type Config struct {
 	ShouldTrip func(Counts) bool
 
 	// SlowCall, when positive, makes a call that takes at least SlowCall a
-	// slow call, whatever its outcome. Zero disables slow-call tripping (and
-	// then Permit.Done reads no clock).
+	// slow call, whatever its outcome. A call that would be ignored (its
+	// caller cancelled it, or Classify said Ignore) but had already taken
+	// SlowCall counts as a slow call that did not fail: the loser of a hedge
+	// that a slow backend never answered is evidence of its slowness, not
+	// nothing. Zero disables slow-call tripping (and then Permit.Done reads
+	// no clock).
 	SlowCall time.Duration
 
 	// SlowRate trips the breaker when slow calls/outcomes in the window reach

@@ -13,14 +13,15 @@ type EventKind uint8
 const (
 	// EventSuccess: a call admitted by the breaker (or throttle) ended as a
 	// Success. Err is the call's error (nil unless Classify made an error a
-	// success); Probe and Slow describe the call.
+	// success, or the call was ignored only after it had been slow: see
+	// Config.SlowCall); Probe and Slow describe the call.
 	EventSuccess EventKind = iota + 1
 	// EventFailure: a call ended as a Failure. Err is its error: nil for a
 	// call that panicked, and for a response that a Transport's classifier
 	// counted as a failure (a status ≥ 500, by default).
 	EventFailure
-	// EventIgnored: a call ended as Ignore (say, its caller cancelled). It
-	// counts toward nothing.
+	// EventIgnored: a call ended as Ignore (say, its caller cancelled)
+	// before it was slow. It counts toward nothing.
 	EventIgnored
 	// EventRejected: a call was refused. Reason says why; Err is the error
 	// the caller got (an *OpenError or ErrThrottled); Until is the end of

@@ -131,6 +131,29 @@ func TestBreakerEventsSlowAndShadow(t *testing.T) {
 	})
 }
 
+// A call ignored only after it had taken SlowCall (the loser of a hedge)
+// counts as a slow success; one ignored sooner counts toward nothing.
+func TestBreakerEventsSlowIgnored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var log eventLog
+		b, err := breaker.New(breaker.Config{SlowCall: time.Second, Observer: log.observe})
+		require.NoError(t, err)
+		p, err := b.Allow()
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		p.Done(context.Canceled)
+		p, err = b.Allow()
+		require.NoError(t, err)
+		time.Sleep(time.Second - time.Nanosecond)
+		p.Done(context.Canceled)
+		assert.Equal(t, []string{"success slow", "ignored"}, log.take())
+		st := b.Stats()
+		assert.Equal(t, breaker.Stats{State: breaker.Closed, Successes: 1, Ignored: 1, SlowCalls: 1, WindowCalls: 1, WindowSlowCalls: 1},
+			breaker.Stats{State: st.State, Successes: st.Successes, Failures: st.Failures, Ignored: st.Ignored, SlowCalls: st.SlowCalls,
+				WindowCalls: st.WindowCalls, WindowFailures: st.WindowFailures, WindowSlowCalls: st.WindowSlowCalls})
+	})
+}
+
 func TestThrottleEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log eventLog

@@ -17,7 +17,7 @@ var errBoom = errors.New("boom")
 // step is one row of a state-machine table: wait, act, then expect a state.
 type step struct {
 	wait time.Duration
-	act  string // ok, fail, slow, ignore, reject, hold, done-ok, done-fail, done-ignore, do-panic, call-panic, trip, reset
+	act  string // ok, fail, slow, ignore, slow-ignore, reject, hold, done-ok, done-fail, done-ignore, do-panic, call-panic, trip, reset
 	want breaker.State
 }
 
@@ -32,7 +32,7 @@ func runSteps(t *testing.T, cfg breaker.Config, steps []step) {
 		for i, s := range steps {
 			time.Sleep(s.wait)
 			switch s.act {
-			case "ok", "fail", "slow", "ignore":
+			case "ok", "fail", "slow", "ignore", "slow-ignore":
 				p, err := b.Allow()
 				require.NoErrorf(t, err, "step %d (%s): Allow", i, s.act)
 				finish(p, s.act)
@@ -84,6 +84,9 @@ func finish(p breaker.Permit, act string) {
 		p.Done(nil)
 	case "ignore":
 		p.Done(context.Canceled)
+	case "slow-ignore":
+		time.Sleep(slowCall)
+		p.Done(context.Canceled)
 	}
 }
 
@@ -117,6 +120,16 @@ func TestStateMachineSteps(t *testing.T) {
 		{"slow calls trip at SlowRate", breaker.Config{WindowSize: 4, MinCalls: 2, SlowCall: slowCall, SlowRate: 0.5}, []step{
 			{0, "ok", C}, {0, "ok", C}, {0, "ok", C}, {0, "slow", C}, // 1/4
 			{0, "slow", O}, // 2/4
+		}},
+		{"an ignored call counts once it was slow", breaker.Config{WindowSize: 4, MinCalls: 4, SlowCall: slowCall, SlowRate: 0.5}, []step{
+			{0, "ignore", C}, {0, "ignore", C}, // fast ignored calls count toward nothing
+			{0, "ok", C}, {0, "slow-ignore", C}, {0, "ok", C}, {0, "ok", C}, // 1/4 slow
+			{0, "slow-ignore", O}, // S o o S: 2/4
+		}},
+		{"a slow ignored probe re-opens", breaker.Config{WindowSize: 2, MinCalls: 2, OpenFor: time.Second, SlowCall: slowCall}, []step{
+			{0, "fail", C}, {0, "fail", O},
+			{time.Second, "slow-ignore", O}, {0, "reject", O},
+			{time.Second, "ignore", H}, {0, "ok", C}, // a fast ignored probe frees its slot
 		}},
 		{"slow failures count twice but trip on either rate", breaker.Config{WindowSize: 2, MinCalls: 2, SlowCall: slowCall, FailureRate: 1, SlowRate: 1}, []step{
 			{0, "slow", C}, {0, "slow", O},

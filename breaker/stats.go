@@ -7,7 +7,8 @@ type Stats struct {
 	State State
 	// Lifetime outcome counts. Every completed Permit adds one to exactly one
 	// of Successes, Failures and Ignored. SlowCalls counts calls (successes
-	// or failures) that took at least SlowCall.
+	// or failures) that took at least SlowCall; a call ignored only after it
+	// had taken SlowCall counts as a slow success (see Config.SlowCall).
 	Successes, Failures, Ignored, SlowCalls int64
 	// Rejected counts calls refused (in Shadow mode: that would have been).
 	Rejected int64

@@ -54,9 +54,23 @@ const (
 	attemptTimeout = 150 * time.Millisecond // per attempt, headers and body
 	breakerWindow  = 20                     // calls in the breaker's window
 	breakerMin     = 10                     // calls before it may trip
-	breakerRate    = 0.25                   // failure rate that trips it
+	breakerRate    = 0.25                   // failure rate that trips the peers' breakers
 	breakerOpenFor = 2 * time.Second        // open time before probing
 	hedgeDelay     = 50 * time.Millisecond  // failsafe-go's hedge, where the scenario has one
+)
+
+// The bulwark stack's trip rule, the fleet example's: its breakers trip on a
+// node that is down (90% failures) or slow (a quarter of the calls taking
+// 100 ms or more, two thirds of the attempt timeout, which a timed-out
+// attempt counts as too), and leave a node that merely fails often to the
+// picker, whose failure penalty and ejection compare it with the others.
+// The peers' breakers keep breakerRate: they have no slow-call rule and no
+// ejection, so their breaker is the only thing that takes a degraded node
+// out of their round robin.
+const (
+	bulwarkDownRate = 0.9
+	bulwarkSlowCall = 100 * time.Millisecond
+	bulwarkSlowRate = 0.25
 )
 
 // built is a client ready to run, and what to do when the run ends.
@@ -109,8 +123,9 @@ func buildPlain(f *fleet) built {
 //	bulkhead   32 in flight, 32 queued
 //	balance    PeakEWMA with ejection after 3 consecutive failures for 10 s,
 //	           at most 60% of the nodes ejected
-//	breaker    per host: 25% failures over the last 20 calls (10 at least)
-//	           open it for 2 s
+//	breaker    per host: 90% failures, or a quarter of the calls taking
+//	           100 ms or more, over the last 20 calls (10 at least) open it
+//	           for 2 s
 //
 // With hedge, a hedge transport (a second attempt after 50 ms, under the
 // same budget) sits between retry and bulkhead.
@@ -119,7 +134,9 @@ func buildBulwark(f *fleet, hedge bool) (built, error) {
 	group, err := breaker.NewGroup(breaker.Config{
 		WindowSize:  breakerWindow,
 		MinCalls:    breakerMin,
-		FailureRate: breakerRate,
+		FailureRate: bulwarkDownRate,
+		SlowCall:    bulwarkSlowCall,
+		SlowRate:    bulwarkSlowRate,
 		OpenFor:     breakerOpenFor,
 		Observer: func(e breaker.Event) {
 			if e.Kind == breaker.EventStateChange && e.To == breaker.Open {

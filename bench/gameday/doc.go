@@ -17,7 +17,10 @@
 //     robin with a sony/gobreaker per node.
 //
 // Every protected client gets the same numbers (attempts, backoff, timeout,
-// breaker thresholds) wherever its library has the knob. For each client it
+// breaker window and open time) wherever its library has the knob; the trip
+// rule differs: bulwark's breakers trip on a node that is down or slow and
+// leave a node that merely fails often to its picker's ejection, while the
+// peers, with neither a slow-call rule nor ejection, trip at 25% failures. For each client it
 // reports the success rate, p50/p99/p99.9 latency, load amplification (the
 // requests the backends were sent ÷ the requests made) and the time to recover
 // after the fault ends, with a time series of success rate and p99.

@@ -134,6 +134,16 @@ func TestShortHalfFailing(t *testing.T) {
 	// 50 + 0.1·successes, whatever the timing: no retry storm.
 	bound := int64(bulwark.Requests) + 51 + int64(0.1*float64(bulwark.Succeeded)+1)
 	check(t, bulwark.Sent <= bound, "bulwark: sent %d, want at most %d", bulwark.Sent, bound)
+
+	// Every backend still answers half of its calls. Breakers that opened
+	// on that would reject nearly every request of the fault window (a few
+	// percent succeed); bulwark's trip only on a backend that is down or
+	// slow, so about half succeed, as with no protection. 35% leaves room
+	// for the noise of the 503 draws at the short scale (about 3 points).
+	check(t, plain.FaultSuccessRate >= 0.35, "plain success in fault %.4f, want about 0.5", plain.FaultSuccessRate)
+	check(t, bulwark.FaultSuccessRate >= 0.35,
+		"bulwark success in fault %.4f (plain %.4f), want about 0.5: breakers opened on a fleet that answers half its calls",
+		bulwark.FaultSuccessRate, plain.FaultSuccessRate)
 }
 
 func TestShortServer(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/retry"
 )
 
 // Options sets the workload of a client game day. The zero Options is the
@@ -243,7 +244,7 @@ func cause(err error) string {
 		errors.Is(err, circuitbreaker.ErrOpen), errors.Is(err, gobreaker.ErrOpenState),
 		errors.Is(err, gobreaker.ErrTooManyRequests), errors.Is(err, bulkhead.ErrFull):
 		return "rejected locally"
-	case errors.Is(err, budget.ErrExceeded):
+	case errors.Is(err, budget.ErrExceeded), errors.Is(err, retry.ErrBudget):
 		return "retry budget exceeded"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"

@@ -17,15 +17,17 @@
 // attempts, jittered backoff, a shared retry budget, Retry-After honoured but
 // capped, 150 ms per attempt), a bulkhead (bounded concurrency and queue), a
 // PeakEWMA picker with outlier ejection (a fresh backend for every attempt),
-// and a per-host circuit breaker group in front of the network.
+// and a per-host circuit breaker group in front of the network that trips on
+// a backend that is down or slow.
 //
 // Expected outcome: the plain client loses every request it sends to a dead
 // node and the flaky node's share of 503s (about a quarter of its requests
 // on the default fleet, half on the hard one), and its p99 is the slow node's
 // 300 ms spike. The bulwark client succeeds on (nearly) every request with a
-// lower p99: breakers and ejection take the dead and flaky nodes out of the
-// rotation, retries cover the failures that happen before they do, and
-// PeakEWMA and the per-attempt timeout steer load away from the slow node.
+// lower p99: breakers take the dead node and the slow one out of the
+// rotation, ejection the flaky one, retries cover the failures that happen
+// before they do, and PeakEWMA and the per-attempt timeout steer load away
+// from the slow node until its breaker opens.
 // The price is load amplification, the requests the backends were sent for
 // each request made, which the report shows. The program prints a verdict
 // and exits non-zero if bulwark does not win on both success rate and p99.

@@ -29,8 +29,18 @@ type stack struct {
 //	bulkhead   at most `workers` requests in flight and as many queued
 //	balance    PeakEWMA picker: a fresh backend per attempt, away from slow
 //	           ones; three consecutive failures eject a backend for 10 s
-//	breaker    one breaker per backend: 25% failures over the last 20 calls
-//	           open it for 2 s, and an open breaker answers without the network
+//	breaker    one breaker per backend: 90% failures over the last 20 calls
+//	           (a backend that is down), or a quarter of them slow (100 ms or
+//	           more, a timed-out attempt included), open it for 2 s, and an
+//	           open breaker answers without the network
+//
+// The breaker trips on a backend that is down or slow, not on one that is
+// merely failing often: routing around a degraded backend is the picker's
+// job (its failure penalty and ejection compare it with the others). A
+// breaker that tripped at a lower failure rate would, when every backend
+// fails that often at once, open them all and reject calls that had better
+// odds than no call: at 50% failures everywhere it would turn half the
+// requests succeeding into almost none.
 //
 // wrap adds the fleet's request counting in front of the network.
 func newStack(addrs []string, workers int, wrap func(http.RoundTripper) *countingTransport) (*stack, error) {
@@ -38,7 +48,9 @@ func newStack(addrs []string, workers int, wrap func(http.RoundTripper) *countin
 	group, err := breaker.NewGroup(breaker.Config{
 		WindowSize:  20,
 		MinCalls:    10,
-		FailureRate: 0.25,
+		FailureRate: 0.9,
+		SlowCall:    100 * time.Millisecond,
+		SlowRate:    0.25,
 		OpenFor:     2 * time.Second,
 		Observer: func(e breaker.Event) {
 			if e.Kind == breaker.EventStateChange && e.To == breaker.Open {

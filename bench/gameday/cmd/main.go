@@ -2,7 +2,7 @@
 // clients, then the server game day with every guard — and writes the raw
 // data, the tables and the charts into a folder.
 //
-//	cd bench && go run ./gameday/cmd [-out results/gameday] [-scenarios dead-node,outage] [-server=false]
+//	cd bench && go run ./gameday/cmd [-out results/gameday] [-scenarios dead-node,outage] [-clients plain,bulwark] [-server=false]
 //
 // The full run takes about ten minutes. Its latencies are only as good as
 // the machine is quiet: run it on an idle machine before publishing.
@@ -30,17 +30,18 @@ func main() {
 	clientDays := flag.Bool("client", true, "run the client game days")
 	serverDay := flag.Bool("server", true, "run the server game day")
 	guards := flag.String("guards", "", "comma-separated server guards to run (default all)")
+	clients := flag.String("clients", "", "comma-separated clients of the client game days (default all)")
 	note := flag.String("note", "", "a line for the top of the report (e.g. that the machine was shared)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *out, *scale, *rate, *seed, *only, *clientDays, *serverDay, *guards, *note); err != nil {
+	if err := run(ctx, *out, *scale, *rate, *seed, *only, *clients, *clientDays, *serverDay, *guards, *note); err != nil {
 		fmt.Fprintln(os.Stderr, "gameday:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out string, scale, rate float64, seed uint64, only string, clientDays, serverDay bool, guards, note string) error {
+func run(ctx context.Context, out string, scale, rate float64, seed uint64, only, clients string, clientDays, serverDay bool, guards, note string) error {
 	if scale <= 0 || rate <= 0 {
 		return fmt.Errorf("-scale %g and -rate %g must be positive", scale, rate)
 	}
@@ -58,7 +59,13 @@ func run(ctx context.Context, out string, scale, rate float64, seed uint64, only
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "== %s (%v per client)\n", sc.Name, sc.Duration)
-			rs, err := gameday.RunScenario(ctx, sc, gameday.Options{Rate: rate, Seed: seed})
+			opts := gameday.Options{Rate: rate, Seed: seed}
+			if clients != "" {
+				for _, c := range strings.Split(clients, ",") {
+					opts.Clients = append(opts.Clients, gameday.Client(strings.TrimSpace(c)))
+				}
+			}
+			rs, err := gameday.RunScenario(ctx, sc, opts)
 			if err != nil {
 				return err
 			}
