@@ -36,10 +36,14 @@
 //     returned. Each changes how a guard treats every call, because of
 //     trouble or because it ended; they are rare (at most one per open or
 //     ejection period) and, at one level, a filter at Warn shows each
-//     incident's start and its end.
+//     incident's start and its end. So are a fault injector switched on
+//     or off and its rate changed (package chaos): a game day's log should
+//     say when its faults began and ended.
 //   - Debug: everything that happens per call — success, failure,
 //     rejection, retry, hedge, budget refusal, cache hit, miss, load and
-//     eviction — and routine tuning (an adaptive limit moves every window).
+//     eviction, an injected fault, a picker finding no node or a node
+//     refused by a guard below it (whose breaker already logged at Warn)
+//     — and routine tuning (an adaptive limit moves every window).
 //     Their volume follows traffic, and metrics count them better than
 //     logs do. Retries in particular are at Debug, not Info: a dependency
 //     failing 10% of 1,000 calls a second would write 100 lines a second at
@@ -132,7 +136,8 @@ func Observer[E bulwark.Event](l *slog.Logger, opts ...Option) func(E) {
 // kind event at, without WithLevel (see the package doc).
 func DefaultLevel(component, event string) slog.Level {
 	switch component + "." + event {
-	case "breaker.state_change", "balance.ejected", "balance.returned":
+	case "breaker.state_change", "balance.ejected", "balance.returned",
+		"chaos.switched", "chaos.rate_changed":
 		return slog.LevelWarn
 	}
 	return slog.LevelDebug

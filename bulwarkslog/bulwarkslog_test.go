@@ -13,9 +13,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwark-go/bulwark/balance"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
 	"github.com/bulwark-go/bulwark/bulwarkslog"
+	"github.com/bulwark-go/bulwark/cache"
+	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/retry"
 )
 
@@ -130,4 +133,46 @@ func TestAppendAttrs(t *testing.T) {
 	assert.Equal(t, []string{"bulwark.not_attempted=true", "bulwark.rtt=1ms", "bulwark.http_status=503"}, keys)
 	assert.Empty(t, bulwarkslog.AppendAttrs(nil, 42))
 	assert.Empty(t, bulwarkslog.AppendAttrs(nil, (*custom)(nil)))
+}
+
+func TestBalanceCacheAndChaosEventsLogged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		logger := textLogger(&buf, slog.LevelDebug)
+		p, err := balance.NewRoundRobin([]string{"a:80", "b:80"}, balance.Config{Name: "backends", EjectAfter: 1,
+			EjectFor: time.Second, MaxEjectedPercent: 50, Observer: bulwarkslog.Observer[balance.Event](logger)})
+		require.NoError(t, err)
+		pm, err := p.Pick()
+		require.NoError(t, err)
+		pm.Done(errBoom)
+		pm, err = p.Pick()
+		require.NoError(t, err)
+		pm.Done(nil)
+		time.Sleep(2 * time.Second) // the ejection ends; the next Pick returns a:80
+		pm, err = p.Pick()
+		require.NoError(t, err)
+		pm.Done(nil)
+
+		c, err := cache.New(cache.Config[string, int]{Capacity: 10, Name: "users",
+			Observer: bulwarkslog.Observer[cache.Event[string]](logger)})
+		require.NoError(t, err)
+		defer c.Close()
+		_, _ = c.Get("k")
+		c.Set("k", 1)
+		_, _ = c.Get("k")
+
+		in, err := chaos.New(chaos.Config{Name: "flaky", Fault: chaos.Error(errBoom), Seed: 1, Disabled: true,
+			Observer: bulwarkslog.Observer[chaos.Event](logger)})
+		require.NoError(t, err)
+		in.Enable()
+		_ = in.Do(t.Context(), func(context.Context) error { return nil })
+		assert.Equal(t, []string{
+			`level=WARN msg="balance ejected" bulwark.component=balance bulwark.name=backends bulwark.event=ejected bulwark.node=a:80 bulwark.until=2000-01-01T00:00:01.000Z bulwark.failures=1 bulwark.ejections=1`,
+			`level=WARN msg="balance returned" bulwark.component=balance bulwark.name=backends bulwark.event=returned bulwark.node=a:80`,
+			`level=DEBUG msg="cache miss" bulwark.component=cache bulwark.name=users bulwark.event=miss bulwark.key=k`,
+			`level=DEBUG msg="cache hit" bulwark.component=cache bulwark.name=users bulwark.event=hit bulwark.key=k`,
+			`level=WARN msg="chaos switched" bulwark.component=chaos bulwark.name=flaky bulwark.event=switched bulwark.on=true`,
+			`level=DEBUG msg="chaos injected" bulwark.component=chaos bulwark.name=flaky bulwark.event=injected bulwark.fault=error`,
+		}, lines(&buf))
+	})
 }
