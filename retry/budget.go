@@ -19,8 +19,8 @@ import (
 //     with no node) is neither a Success nor a Failure, and its retry does
 //     not ask AllowRetry: it cost the dependency nothing. gRFC A6 likewise
 //     counts only failures the server returned. Such a retry is free and
-//     waits for no backoff, only for the moment the rejection names
-//     (bulwark.RetryAt), if any.
+//     waits for no backoff (and a rejection that names a future moment,
+//     bulwark.RetryAt, ends the call instead).
 //   - Success is called once after every successful attempt, including the
 //     first attempt of every call (the Retrier's fast path), so it must be
 //     cheap: no blocking, no allocation, no I/O on the caller's goroutine.

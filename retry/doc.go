@@ -50,14 +50,16 @@
 // match bulwark.ErrNotAttempted. The dependency never saw the attempt, so
 // the retry loop retries it without a backoff wait, and the Budget is
 // neither charged for it nor asked to allow its retry; it still counts
-// toward MaxAttempts. The retry is at once, unless the rejection names the
-// moment its guard will admit again (bulwark.RetryAt: an open breaker's
-// end, the earliest return of a balancer's nodes): retrying before then
-// would only meet the same refusal and burn the remaining attempts, so the
-// loop waits until that moment, exactly (no jitter). It waits only when
-// the moment lies within the Backoff's Cap, MaxElapsed and the context's
-// deadline; otherwise it stops at once with ErrExhausted and the
-// rejection. The wait ends early if the context ends. Budget tokens follow only attempts that reached the
+// toward MaxAttempts. The retry is at once, unless the rejection names a
+// future moment at which its guard will admit again (bulwark.RetryAt: an
+// open breaker's end, the earliest return of a balancer's nodes). Retrying
+// before then would only meet the same refusal and burn the remaining
+// attempts, and waiting for it would spend the caller's time on a guess
+// (an open breaker's end admits a probe, not a success), so the loop stops
+// at once with ErrExhausted and the rejection, failing fast; the error's
+// RetryAt tells the caller when to come back. Below a balancing Transport
+// such a refusal means every node refuses: the balancer has already re-picked
+// the others within the attempt. Budget tokens follow only attempts that reached the
 // dependency, as gRFC A6 counts only failures the server returned. If every
 // attempt was a local rejection, Do returns the last one wrapped with
 // ErrExhausted (errors.Is still finds bulwark.ErrNotAttempted and the

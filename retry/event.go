@@ -24,8 +24,7 @@ const (
 	// EventRetry: attempt number Attempt failed with Err and another will
 	// start after Delay. NotAttempted is set when the failed attempt was a
 	// local rejection by a guard below (the Budget was not asked, and Delay
-	// is 0, or the wait until the moment the rejection named with
-	// bulwark.RetryAt).
+	// is 0).
 	EventRetry
 	// EventBudgetRefused: the Budget refused the retry (or, for Hedge, the
 	// hedge) that would have followed attempt number Attempt, whose error
@@ -73,8 +72,7 @@ type Event struct {
 	// EventSuccess and EventFailure, the number of attempts made.
 	Attempt int
 	// Delay is, for EventRetry, the wait before the next attempt (the
-	// backoff, or a longer server hint; for a local rejection, 0 or the
-	// wait until its bulwark.RetryAt); for EventHedge, the wait since the
+	// backoff, or a longer server hint; 0 for a local rejection); for EventHedge, the wait since the
 	// previous attempt started (HedgeConfig.Delay).
 	Delay time.Duration
 	// Err is the failed attempt's error (EventRetry, EventBudgetRefused,

@@ -181,7 +181,7 @@ func (e *rejectedUntil) Error() string      { return "guard refuses until " + e.
 func (e *rejectedUntil) Unwrap() error      { return errLocal }
 func (e *rejectedUntil) RetryAt() time.Time { return e.at }
 
-func TestLocalRejectionWaitsForRetryAt(t *testing.T) {
+func TestLocalRejectionWithRetryAtFailsFast(t *testing.T) {
 	backoff := retry.Exponential{Base: 100 * time.Millisecond, Max: time.Second, Jitter: retry.NoJitter}
 	tests := []struct {
 		name      string
@@ -194,16 +194,16 @@ func TestLocalRejectionWaitsForRetryAt(t *testing.T) {
 		wantErr   []error // nil: success
 		wantWhy   string
 	}{
-		{"RetryAt 50ms ahead, cap 1s: one wait, then success", 50 * time.Millisecond, 0, 0,
-			2, []time.Duration{50 * time.Millisecond}, 50 * time.Millisecond, nil, ""},
+		{"RetryAt 50ms ahead: stop at once", 50 * time.Millisecond, 0, 0,
+			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "later moment"},
 		{"no RetryAt: at once", 0, 0, 0, 2, []time.Duration{0}, 0, nil, ""},
 		{"RetryAt past: at once", -time.Second, 0, 0, 2, []time.Duration{0}, 0, nil, ""},
 		{"RetryAt beyond the cap: stop at once", 2 * time.Second, 0, 0,
-			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "backoff cap"},
+			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "later moment"},
 		{"RetryAt after the deadline: stop at once", 500 * time.Millisecond, 300 * time.Millisecond, 0,
-			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "context deadline"},
+			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "later moment"},
 		{"RetryAt beyond MaxElapsed: stop at once", 500 * time.Millisecond, 0, 200 * time.Millisecond,
-			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "MaxElapsed"},
+			1, nil, 0, []error{retry.ErrExhausted, bulwark.ErrNotAttempted, errOpen}, "later moment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,22 +250,7 @@ func TestLocalRejectionWaitsForRetryAt(t *testing.T) {
 	}
 }
 
-func TestLocalRejectionWaitEndsWithContext(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := mustNew(t, retry.Config{Backoff: retry.Constant(time.Second)})
-		ctx, cancel := context.WithCancel(t.Context())
-		time.AfterFunc(20*time.Millisecond, cancel)
-		fn, calls := sequence(&rejectedUntil{at: time.Now().Add(500 * time.Millisecond)})
-		start := time.Now()
-		err := r.Do(ctx, fn)
-		assert.Equal(t, 20*time.Millisecond, time.Since(start), "returns when ctx ends")
-		assert.Equal(t, 1, *calls)
-		assert.ErrorIs(t, err, context.Canceled)
-		assert.ErrorIs(t, err, bulwark.ErrNotAttempted)
-	})
-}
-
-func TestTransportLocalRejectionWaitsForRetryAt(t *testing.T) {
+func TestTransportLocalRejectionWithRetryAtFailsFast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var bodies []string
 		rejection := &rejectedUntil{at: time.Now().Add(50 * time.Millisecond)}
@@ -276,11 +261,7 @@ func TestTransportLocalRejectionWaitsForRetryAt(t *testing.T) {
 				bodies = append(bodies, string(b))
 				return nil, rejection
 			},
-			func(req *http.Request) (*http.Response, error) {
-				b, _ := io.ReadAll(req.Body)
-				bodies = append(bodies, string(b))
-				return f.status(200)(req)
-			})
+			f.status(200))
 		rec := &recordingBudget{}
 		var delays []time.Duration
 		r := mustNew(t, retry.Config{Budget: rec, Backoff: retry.Constant(time.Second),
@@ -289,12 +270,15 @@ func TestTransportLocalRejectionWaitsForRetryAt(t *testing.T) {
 		require.NoError(t, err)
 		start := time.Now()
 		resp, err := mustTransport(t, f, r).RoundTrip(req)
-		require.NoError(t, err)
-		assert.Equal(t, 50*time.Millisecond, time.Since(start))
-		assert.Equal(t, 200, resp.StatusCode)
-		require.NoError(t, resp.Body.Close())
-		assert.Equal(t, []string{"payload", "payload"}, bodies, "body replayed")
-		assert.Equal(t, []time.Duration{50 * time.Millisecond}, delays)
-		assert.Equal(t, []string{"success"}, rec.log())
+		assert.Nil(t, resp)
+		assert.ErrorIs(t, err, retry.ErrExhausted)
+		assert.ErrorIs(t, err, bulwark.ErrNotAttempted)
+		at, ok := bulwark.RetryAt(err)
+		assert.True(t, ok)
+		assert.Equal(t, rejection.at, at, "the error still names when to come back")
+		assert.Zero(t, time.Since(start), "no wait")
+		assert.Equal(t, []string{"payload"}, bodies, "one attempt")
+		assert.Empty(t, delays)
+		assert.Empty(t, rec.log())
 	})
 }

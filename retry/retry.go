@@ -14,16 +14,14 @@ import (
 // Config configures a Retrier. Every zero field has a documented default.
 type Config struct {
 	// MaxAttempts is the total number of attempts, counting the first and
-	// counting local rejections (retried at once, or at the moment the
-	// guard names, see Do); zero means 3 (the "three tries" per request
+	// counting local rejections (retried at once, see Do); zero means 3 (the "three tries" per request
 	// of the Google SRE book, ch. 21). It must be >= 0; 1 disables retries.
 	MaxAttempts int
 
 	// MaxElapsed bounds the time spent retrying; zero means no bound. The
 	// clock starts at the first failure, not at the call: a call that
 	// succeeds at once never reads the clock. A retry is not started if its
-	// wait (backoff or server hint, whichever is longer, or the wait for a
-	// local rejection's bulwark.RetryAt) would end later
+	// wait (backoff or server hint, whichever is longer) would end later
 	// than MaxElapsed after the first failure; the call then ends at once
 	// with ErrExhausted. It must be >= 0.
 	MaxElapsed time.Duration
@@ -38,8 +36,7 @@ type Config struct {
 	AttemptTimeout time.Duration
 
 	// Backoff computes the wait between attempts; its Cap also bounds a
-	// server hint (After) and the wait for a local rejection's
-	// bulwark.RetryAt (a later moment ends the call at once). Nil means
+	// server hint (After). Nil means
 	// Exponential{Base: 100 * time.Millisecond, Max: 10 * time.Second,
 	// Multiplier: 2, Jitter: FullJitter}.
 	Backoff Backoff
@@ -178,9 +175,8 @@ func (r *Retrier) Stats() Stats {
 // bulwark.ErrNotAttempted) is retried without a backoff wait and without
 // touching the Budget; it counts toward MaxAttempts. The retry is at once,
 // unless the rejection names a future moment at which the guard admits
-// again (bulwark.RetryAt): Do then waits until that moment if it lies
-// within the Backoff's Cap, MaxElapsed and the ctx deadline, and otherwise
-// returns at once an error matching ErrExhausted and the rejection.
+// again (bulwark.RetryAt): Do then returns at once an error matching
+// ErrExhausted and the rejection, whose RetryAt tells the caller when.
 //
 // fn receives ctx, or with Config.AttemptTimeout a context derived from it.
 func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error {
@@ -360,19 +356,15 @@ func (r *Retrier) next(ctx context.Context, attempt, failures int, err error, pr
 		return waitTime{}, r.exhaust(err, attempt, why)
 	}
 	if w.local {
-		// A guard that names when it admits again is asked then, not at
-		// once (its refusal would only repeat and burn the attempts), and
-		// not later: no jitter, since the guard meters what it admits at
-		// that moment (a half-open breaker's probes) and the surplus is
-		// again a free local rejection. A moment past the backoff cap is
-		// longer than this Retrier ever waits: the call ends now.
-		if at, ok := bulwark.RetryAt(err); ok {
-			if d := time.Until(at); d > 0 {
-				if d > r.backoff.Cap() {
-					return waitTime{}, r.exhaust(err, attempt, "guard refuses until after the backoff cap")
-				}
-				w.total = d
-			}
+		// A guard that names a future moment when it admits again would
+		// only repeat its refusal now, and waiting for it would spend the
+		// caller's time on a guess (an open breaker's end admits a probe,
+		// not a success): the call ends now, failing fast, and the error's
+		// RetryAt tells the caller when to come back. (Below a balancing
+		// Transport, such a refusal means every node refuses: the balancer
+		// has already tried the others.)
+		if at, ok := bulwark.RetryAt(err); ok && time.Until(at) > 0 {
+			return waitTime{}, r.exhaust(err, attempt, "guard refuses until a later moment")
 		}
 	} else {
 		w.backoff = r.backoff.Delay(failures+1, prev)

@@ -117,7 +117,8 @@ type Transport struct {
 // 9110 §10.2.3) is honoured as an After hint, capped at the Backoff's Cap. A
 // transport error that is a local rejection by a guard below (matching
 // bulwark.ErrNotAttempted) costs no Budget token and is retried at once,
-// or at the moment it names (bulwark.RetryAt), as Do does.
+// or, when it names a future moment (bulwark.RetryAt), ends the request at
+// once, as Do does.
 //
 // Each attempt sends a clone of the request; the caller's request is never
 // modified. Every response that is not returned is drained (up to 64 KiB)
