@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/cache"
 	bulwarkotel "github.com/bulwark-go/bulwark/otel"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +18,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-// TestPrometheusNames exports every retry, breaker and bulkhead instrument
+// TestPrometheusNames exports every retry, breaker, bulkhead and cache instrument
 // through OpenTelemetry's Prometheus exporter and checks the series names,
 // types and labels it gives them: they are those of package bulwarkprom,
 // so one dashboard serves both modules.
@@ -69,6 +70,14 @@ func TestPrometheusNames(t *testing.T) {
 	_, err = hm.Watch("h", h)
 	require.NoError(t, err)
 
+	cm, err := bulwarkotel.Cache(meter)
+	require.NoError(t, err)
+	c, err := cache.New(cache.Config[string, int]{Capacity: 1})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	_, err = cm.Watch("c", c)
+	require.NoError(t, err)
+
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	problems, err := testutil.GatherAndLint(reg) // the checks of `promtool check metrics`
@@ -109,5 +118,10 @@ func TestPrometheusNames(t *testing.T) {
 		"bulwark_bulkhead_in_flight":              "GAUGE name",
 		"bulwark_bulkhead_queued":                 "GAUGE name",
 		"bulwark_bulkhead_limit":                  "GAUGE name",
+		"bulwark_cache_lookups_total":             "COUNTER name,outcome",
+		"bulwark_cache_evictions_total":           "COUNTER name,reason",
+		"bulwark_cache_loads_total":               "COUNTER name,outcome",
+		"bulwark_cache_refreshes_total":           "COUNTER name",
+		"bulwark_cache_size":                      "GAUGE name",
 	}, got)
 }

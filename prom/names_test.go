@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/cache"
 	bulwarkprom "github.com/bulwark-go/bulwark/prom"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// everySeries returns the retry, breaker and bulkhead collectors with one
+// everySeries returns the retry, breaker, bulkhead and cache collectors with one
 // event of every kind recorded and one object of each kind watched, so
 // that every series they can expose is there.
 func everySeries(t *testing.T) []prometheus.Collector {
@@ -52,7 +53,13 @@ func everySeries(t *testing.T) []prometheus.Collector {
 	h, err := bulkhead.New(bulkhead.Config{Name: "h", MaxConcurrent: 1})
 	require.NoError(t, err)
 	t.Cleanup(hm.Watch("h", h))
-	return []prometheus.Collector{rm, bm, hm}
+
+	cm := bulwarkprom.Cache()
+	c, err := cache.New(cache.Config[string, int]{Capacity: 1})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	t.Cleanup(cm.Watch("c", c))
+	return []prometheus.Collector{rm, bm, hm, cm}
 }
 
 // TestSeriesNames checks every series' name, type and labels: they are
@@ -98,6 +105,11 @@ func TestSeriesNames(t *testing.T) {
 		"bulwark_bulkhead_in_flight":              "GAUGE name",
 		"bulwark_bulkhead_queued":                 "GAUGE name",
 		"bulwark_bulkhead_limit":                  "GAUGE name",
+		"bulwark_cache_lookups_total":             "COUNTER name,outcome",
+		"bulwark_cache_evictions_total":           "COUNTER name,reason",
+		"bulwark_cache_loads_total":               "COUNTER name,outcome",
+		"bulwark_cache_refreshes_total":           "COUNTER name",
+		"bulwark_cache_size":                      "GAUGE name",
 	}, got)
 }
 
