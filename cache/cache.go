@@ -195,9 +195,10 @@ type Cache[K comparable, V any] struct {
 	hash   hasher[K]
 	mode   uint8  // cell mode of V
 	limit  uint32 // cap of a node's hit marks: 1 (CLOCK) or 15 (TinyLFU)
-	// obs is Config.Observer; its Enabled test is the one branch an
-	// unobserved hit pays.
-	obs observer[K]
+	// obs is Config.Observer, nil when none: its nil test is the one branch
+	// an unobserved hit pays, and a pointer keeps the fields a hit reads
+	// together.
+	obs *observer[K]
 
 	ttl      int64
 	jitter   float64
@@ -246,9 +247,12 @@ func New[K comparable, V any](cfg Config[K, V]) (*Cache[K, V], error) {
 		beta:     cfg.EarlyRefresh,
 		weigher:  cfg.Weigher,
 		onEvict:  cfg.OnEvict,
-		obs:      newObserver(cfg.Observer, cfg.Name),
 		epoch:    time.Now(),
 		rand:     rand.Float64,
+	}
+	if cfg.Observer != nil {
+		obs := newObserver(cfg.Observer, cfg.Name)
+		c.obs = &obs
 	}
 	if cfg.Policy == TinyLFU {
 		c.limit = 15
@@ -260,7 +264,7 @@ func New[K comparable, V any](cfg Config[K, V]) (*Cache[K, V], error) {
 	}
 	for i := range c.shards {
 		size, cost := split(cfg.Capacity, cfg.MaxCost, n, i)
-		c.shards[i].init(size, cost, cfg.Policy, exact, c.mode, c.onEvict != nil || c.obs.Enabled(), c.climb)
+		c.shards[i].init(size, cost, cfg.Policy, exact, c.mode, c.onEvict != nil || c.obs != nil, c.climb)
 	}
 	return c, nil
 }
@@ -396,14 +400,14 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 			v := n.val.load(c.mode)
 			n.mark(c.limit)
 			c.counts.hit()
-			if c.obs.Enabled() {
+			if c.obs != nil {
 				c.obs.Emit(Event[K]{Kind: EventHit, Key: key})
 			}
 			return v, true
 		}
 		if n == nil && sure {
 			c.counts.miss()
-			if c.obs.Enabled() {
+			if c.obs != nil {
 				c.obs.Emit(Event[K]{Kind: EventMiss, Key: key})
 			}
 			var zero V
@@ -421,7 +425,7 @@ func (c *Cache[K, V]) lookedUp(key K, hit bool) {
 	} else {
 		c.counts.miss()
 	}
-	if c.obs.Enabled() {
+	if c.obs != nil {
 		kind := EventMiss
 		if hit {
 			kind = EventHit
@@ -668,7 +672,7 @@ func (c *Cache[K, V]) notify(evs []eviction[K, V]) {
 		if c.onEvict != nil {
 			c.onEvict(ev.key, ev.value, ev.reason)
 		}
-		if c.obs.Enabled() {
+		if c.obs != nil {
 			c.obs.Emit(Event[K]{Kind: EventEvict, Key: ev.key, Reason: ev.reason})
 		}
 	}

@@ -106,7 +106,7 @@ func (c *Cache[K, V]) GetOrLoad(ctx context.Context, key K, load func(context.Co
 				v := n.val.load(c.mode)
 				n.mark(c.limit)
 				c.counts.hit()
-				if c.obs.Enabled() {
+				if c.obs != nil {
 					c.obs.Emit(Event[K]{Kind: EventHit, Key: key})
 				}
 				return v, nil
@@ -177,7 +177,7 @@ func (c *Cache[K, V]) loadTimed(ctx context.Context, s *shard[K, V], n *node[K, 
 	}
 	s.mu.Unlock()
 	c.counts.hit()
-	if c.obs.Enabled() {
+	if c.obs != nil {
 		c.obs.Emit(Event[K]{Kind: EventHit, Key: n.key, Stale: stale, Err: err})
 	}
 	if cl != nil {
@@ -335,7 +335,7 @@ func (c *Cache[K, V]) finish(s *shard[K, V], key K, cl *call[V], val V, err erro
 	cl.val, cl.err = val, err
 	s.mu.Unlock()
 	cl.cancel()
-	if c.obs.Enabled() {
+	if c.obs != nil {
 		kind := EventLoad
 		if cl.background {
 			kind = EventRefresh

@@ -54,7 +54,9 @@ func (s Stats) HitRatio() float64 {
 func (c *Cache[K, V]) Stats() Stats {
 	var st Stats
 	st.Hits, st.Misses = c.counts.sum()
-	st.ObserverPanics = c.obs.Panics()
+	if c.obs != nil {
+		st.ObserverPanics = c.obs.Panics()
+	}
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
