@@ -267,7 +267,7 @@ func TestXFetchProbability(t *testing.T) {
 		name  string
 		ratio float64 // remaining / Δ
 		beta  float64
-		want  float64 // REFERENCES.md §8 for β = 1
+		want  float64 // e^(−ratio) for β = 1: Vattani, Chierichetti, Lowenstein, "Optimal Probabilistic Cache Stampede Prevention", VLDB 2015, https://www.vldb.org/pvldb/vol8/p886-vattani.pdf
 	}{
 		{"at expiry", 0, 1, 1},
 		{"half delta", 0.5, 1, 0.6065},
