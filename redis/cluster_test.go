@@ -70,6 +70,7 @@ func TestCluster(t *testing.T) {
 		if v, err := b.GetOrLoad(ctx, k, nil2); err != nil || v != "set "+k {
 			t.Fatalf("B.GetOrLoad(%q) after A's Set = %q, %v", k, v, err)
 		}
+		drain(b.events) // an invalidation of the Set left over must not stand for the Delete's
 		if err := a.Delete(ctx, k); err != nil {
 			t.Fatalf("Delete(%q): %v", k, err)
 		}
