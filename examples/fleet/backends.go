@@ -75,6 +75,7 @@ type backend struct {
 	sent      atomic.Int64 // requests sent to it, counted by countingTransport
 	injected  int64        // faults injected up to the last takeHits (service time excluded)
 	close     func()
+	held      net.Listener // a dead node's port, closed by startFleet
 }
 
 // faults returns the faults injected since the last call: latency spikes or
@@ -105,9 +106,12 @@ func startBackend(s spec, seed func(j int) uint64) (*backend, error) {
 	be := &backend{name: s.name, addr: ln.Addr().String()}
 	if s.dead {
 		// A node that died after service discovery saw it: its port is
-		// closed, so every connection is refused.
+		// closed, so every connection is refused. startFleet closes it once
+		// every backend has its port, so that no other backend of the fleet
+		// is given the same one.
 		be.close = func() {}
-		return be, ln.Close()
+		be.held = ln
+		return be, nil
 	}
 	for i, cfg := range s.faults {
 		cfg.Seed = seed(i)
@@ -163,6 +167,15 @@ func startFleet(scenario string, seed uint64) (*fleet, error) {
 		}
 		f.backends = append(f.backends, be)
 	}
+	for _, be := range f.backends {
+		if be.held != nil {
+			if err := be.held.Close(); err != nil {
+				f.close()
+				return nil, fmt.Errorf("fleet: close the port of %s: %w", be.name, err)
+			}
+			be.held = nil
+		}
+	}
 	return f, nil
 }
 
@@ -211,6 +224,9 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 func (f *fleet) close() {
 	for _, b := range f.backends {
+		if b.held != nil {
+			b.held.Close()
+		}
 		b.close()
 	}
 }
