@@ -302,3 +302,35 @@ func TestZeroAllocsWithUnavailableNode(t *testing.T) {
 		assert.Zerof(t, allocs, "%s Pick+Done", name)
 	}
 }
+
+// With three of five nodes unavailable, a two-choice picker still compares
+// the two usable ones: the loaded one gets no picks. Taking the usable node
+// of a pair whose other node is unusable, without comparing, would give it
+// about three picks in seven.
+func TestTwoChoicesAmongUsableOnly(t *testing.T) {
+	for _, name := range []string{"P2C", "PeakEWMA"} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := allPickersWith(t, []string{"busy", "d1", "d2", "d3", "idle"}, Config{})[name]
+				seed(p.cfg, 3)
+				for _, n := range []string{"d1", "d2", "d3"} {
+					require.True(t, p.mark(n, time.Now().Add(time.Hour), nil))
+				}
+				// busy has a request out (P2C) or a slow sample (PeakEWMA).
+				busy := pickNode(t, p, "busy")
+				time.Sleep(50 * time.Millisecond)
+				if name == "P2C" {
+					defer busy.Done(nil)
+				} else {
+					busy.Done(nil)
+					idle := pickNode(t, p, "idle")
+					time.Sleep(time.Millisecond)
+					idle.Done(nil)
+				}
+
+				got := countPicks(t, p, 500)
+				assert.Equal(t, map[string]int{"idle": 500}, got)
+			})
+		})
+	}
+}

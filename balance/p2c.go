@@ -87,29 +87,71 @@ func (p *pool[N]) draw2(n int) (a, b int) {
 }
 
 // pair is the slow path of a two-choice Pick over n ≥ 2 nodes, when a or b
-// (a first draw) is unavailable, ejected or warming up. If both turn out
-// usable it returns them with both set, for the caller to compare;
-// otherwise a is the usable one, from up to retries draws or, failing
-// those, a walk (and its fallback, see firstUsable).
+// (a first draw) is unavailable, ejected or warming up. The choice stays
+// one between two usable nodes whenever two exist, as Envoy's
+// least_request draws only among healthy hosts: a draw that lands on an
+// unusable node is replaced, up to retries times, and then a walk finds the
+// usable nodes. Taking the one usable node of a pair instead would give each
+// node the picks of every unusable partner, with no comparison: of five
+// nodes of which three are ejected, a slow one would get almost half the
+// traffic. If both turn out usable pair returns them with both set, for the
+// caller to compare; otherwise a is the only usable node (or, with none,
+// firstUsable's fallback).
 func (p *pool[N]) pair(s *snapshot[N], a, b int) (int, int, bool, error) {
 	n := len(s.nodes)
 	var now int64 // read at most once
-	for k := 0; ; k++ {
-		ua, ub := s.states[a].usableAt(&now), s.states[b].usableAt(&now)
-		switch {
-		case ua && ub:
-			return a, b, true, nil
-		case ua:
-			return a, a, false, nil
-		case ub:
-			return b, b, false, nil
+	ua, ub := s.states[a].usableAt(&now), s.states[b].usableAt(&now)
+	for k := 0; k < retries && !(ua && ub); k++ {
+		if !ua {
+			a = p.drawOther(n, b)
+			ua = s.states[a].usableAt(&now)
 		}
-		if k == retries-1 {
-			break
+		if !ub {
+			b = p.drawOther(n, a)
+			ub = s.states[b].usableAt(&now)
 		}
-		a, b = p.draw2(n)
 	}
-	i, err := p.firstUsable(s, fastrange(uint32(p.cfg.rand()), n), nil)
+	if ua && ub {
+		return a, b, true, nil
+	}
+	return p.walkPair(s)
+}
+
+// drawOther draws a random index below n ≥ 2 other than not.
+func (p *pool[N]) drawOther(n, not int) int {
+	i := fastrange(uint32(p.cfg.rand()), n-1)
+	if i >= not {
+		i++
+	}
+	return i
+}
+
+// walkPair is pair's last resort, when random draws keep landing on
+// unusable nodes: the first two usable nodes of a walk from a random
+// start, both set; the only one, both unset; or, with none, firstUsable's
+// fallback.
+func (p *pool[N]) walkPair(s *snapshot[N]) (int, int, bool, error) {
+	n := len(s.nodes)
+	start := fastrange(uint32(p.cfg.rand()), n)
+	var now int64
+	first := -1
+	for k := range n {
+		i := start + k
+		if i >= n {
+			i -= n
+		}
+		if !s.states[i].usableAt(&now) {
+			continue
+		}
+		if first >= 0 {
+			return first, i, true, nil
+		}
+		first = i
+	}
+	if first >= 0 {
+		return first, first, false, nil
+	}
+	i, err := p.firstUsable(s, start, nil)
 	return i, i, false, err
 }
 
