@@ -64,6 +64,7 @@ const (
 	keyFrom    = attribute.Key("from")
 	keyTo      = attribute.Key("to")
 	keyNode    = attribute.Key("node")
+	keyKind    = attribute.Key("kind")
 )
 
 // seconds converts a duration to the float seconds OTel durations are

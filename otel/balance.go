@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/bulwark-go/bulwark/balance"
 	"go.opentelemetry.io/otel/metric"
 )
 
 // BalanceMetrics observes load-balancing pickers (package balance) as
-// OpenTelemetry instruments, per node:
+// OpenTelemetry instruments: the Picks a picker refused, from its events,
+// and per node, from its stats:
 //
+//	bulwark.balance.rejections   counter                {call}      name, reason (no_nodes): Picks that found no usable node
 //	bulwark.balance.picks        counter (async)        {pick}      name, node
 //	bulwark.balance.failures     counter (async)        {request}   name, node
 //	bulwark.balance.ejections    counter (async)        {ejection}  name, node
@@ -21,25 +24,41 @@ import (
 //	bulwark.balance.latency      gauge                  s           name, node: PeakEWMA's estimate
 //
 // The per-node counters are the pickers' own (NodeStats), read at each
-// collection: a Pick costs nothing more with metrics than without. It is
-// safe for concurrent use.
+// collection by WatchPicker: a Pick costs nothing more with metrics than
+// without. A refused Pick is the only traffic a picker reports as an event
+// (EventNoNodes), counted by Observe; ejections and unavailability are
+// read from the stats, so Observe ignores their events. One BalanceMetrics
+// serves any number of pickers, told apart by their names; it is safe for
+// concurrent use.
 type BalanceMetrics struct {
 	meter                      metric.Meter
+	rejections                 metric.Int64Counter
 	picks, failures, ejections metric.Int64ObservableCounter
 	inFlight                   metric.Int64ObservableUpDownCounter
 	ejected, unavailable       metric.Int64ObservableGauge
 	latency                    metric.Float64ObservableGauge
+	attrs                      byName[balanceAttrs]
 }
 
-// Balance creates the picker instruments on meter. Pass each picker to
-// WatchPicker:
+// balanceAttrs are one picker name's attribute sets, built once.
+type balanceAttrs struct {
+	noNodes attrs
+}
+
+func newBalanceAttrs(name string) *balanceAttrs {
+	return &balanceAttrs{noNodes: newAttrs(keyName.String(name), keyReason.String(balance.EventNoNodes.String()))}
+}
+
+// Balance creates the picker instruments on meter and returns them; the
+// error is the meter's, if it refused an instrument. Put Observe in each
+// picker's Config and pass the picker to WatchPicker:
 //
 //	m, err := bulwarkotel.Balance(meter)
-//	p, err := balance.NewP2C(nodes, balance.Config{})
+//	p, err := balance.NewP2C(nodes, balance.Config{Name: "backends", Observer: m.Observe})
 //	reg, err := bulwarkotel.WatchPicker(m, "backends", p, nil)
 func Balance(meter metric.Meter) (*BalanceMetrics, error) {
-	m := &BalanceMetrics{meter: meter}
-	var errs [7]error
+	m := &BalanceMetrics{meter: meter, attrs: byName[balanceAttrs]{build: newBalanceAttrs}}
+	var errs [8]error
 	m.picks, errs[0] = meter.Int64ObservableCounter("bulwark.balance.picks", metric.WithUnit("{pick}"),
 		metric.WithDescription("Permits a picker handed out for a node."))
 	m.failures, errs[1] = meter.Int64ObservableCounter("bulwark.balance.failures", metric.WithUnit("{request}"),
@@ -54,28 +73,45 @@ func Balance(meter metric.Meter) (*BalanceMetrics, error) {
 		metric.WithDescription("1 while a guard below the picker refuses work for the node, else 0."))
 	m.latency, errs[6] = meter.Float64ObservableGauge("bulwark.balance.latency", metric.WithUnit("s"),
 		metric.WithDescription("PeakEWMA's latency estimate of the node."))
+	m.rejections, errs[7] = meter.Int64Counter("bulwark.balance.rejections", metric.WithUnit("{call}"),
+		metric.WithDescription("Picks that found no usable node, by reason."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// StatsPicker is what WatchPicker reads: every picker of package balance.
-type StatsPicker[N comparable] interface {
-	Stats() balance.Stats[N]
+// Observe records e; it is a balance.Config.Observer. An EventNoNodes (a
+// Pick that found no node: an empty node set, or every node held
+// unavailable by a guard below) adds one to bulwark.balance.rejections with
+// reason no_nodes; the other kinds are ignored, their effects being read
+// from the stats by WatchPicker. It allocates nothing once e.Name has been
+// seen.
+func (m *BalanceMetrics) Observe(e balance.Event) {
+	if e.Kind != balance.EventNoNodes {
+		return
+	}
+	m.rejections.Add(context.Background(), 1, m.attrs.get(e.Name).noNodes.add...)
 }
 
-// WatchPicker observes p's node stats, under the given picker name, at
-// every collection, until the registration is unregistered. nodeName names
-// a node for the node attribute; nil means its String method when N has
-// one (a *url.URL, say), else fmt.Sprint.
+// StatsPicker is what WatchPicker reads: every picker of package balance.
+// AllStats reads one node at a time, so a collection allocates no snapshot
+// of the node set.
+type StatsPicker[N comparable] interface {
+	AllStats() iter.Seq2[N, balance.NodeStats[N]]
+}
+
+// WatchPicker observes p's node stats, under the given picker name (its
+// Config.Name), at every collection, until the registration is
+// unregistered. nodeName names a node for the node attribute; nil means its
+// String method when N has one (a *url.URL, say), else fmt.Sprint.
 func WatchPicker[N comparable](m *BalanceMetrics, name string, p StatsPicker[N], nodeName func(N) string) (metric.Registration, error) {
 	if nodeName == nil {
 		nodeName = defaultNodeName[N]
 	}
 	return m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for _, n := range p.Stats().Nodes {
-			attrs := with(keyName.String(name), keyNode.String(nodeName(n.Node)))
+		for node, n := range p.AllStats() {
+			attrs := with(keyName.String(name), keyNode.String(nodeName(node)))
 			o.ObserveInt64(m.picks, int64(n.Picks), attrs)
 			o.ObserveInt64(m.failures, int64(n.Failures), attrs)
 			o.ObserveInt64(m.ejections, int64(n.Ejections), attrs)

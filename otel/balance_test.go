@@ -76,3 +76,60 @@ func TestBalanceMetrics(t *testing.T) {
 		assert.Equal(t, int64(1), c.values(t, "bulwark.balance.ejected")["name=backends,node=a"])
 	})
 }
+
+// TestBalanceRejections counts the Picks that found no usable node: three
+// on a picker whose node set was emptied by Update, two on a picker whose
+// every node a guard below holds unavailable, none once a hold has ended,
+// and none on a picker whose every node is ejected (it falls back to an
+// ejected node rather than fail).
+func TestBalanceRejections(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		meter, reader := newMeter(t)
+		m, err := bulwarkotel.Balance(meter)
+		require.NoError(t, err)
+
+		empty, err := balance.NewRoundRobin([]string{"a"}, balance.Config{Name: "empty", Observer: m.Observe})
+		require.NoError(t, err)
+		require.NoError(t, empty.Update(nil))
+		for range 3 {
+			_, err := empty.Pick()
+			require.ErrorIs(t, err, balance.ErrNoNodes)
+		}
+
+		held, err := balance.NewRoundRobin([]string{"a", "b"}, balance.Config{Name: "held", UnavailableFor: time.Second, Observer: m.Observe})
+		require.NoError(t, err)
+		for range 2 {
+			permit, err := held.Pick()
+			require.NoError(t, err)
+			permit.Done(fmt.Errorf("guard: %w", breaker.ErrOpen))
+		}
+		for range 2 {
+			_, err := held.Pick()
+			var unavailable *balance.UnavailableError
+			require.ErrorAs(t, err, &unavailable)
+		}
+		time.Sleep(time.Second) // the holds end
+		permit, err := held.Pick()
+		require.NoError(t, err)
+		permit.Done(nil)
+
+		c := collect(t, reader)
+		assert.Equal(t, "{call}", c.unit("bulwark.balance.rejections"))
+		assert.Equal(t, map[string]int64{"name=empty,reason=no_nodes": 3, "name=held,reason=no_nodes": 2},
+			c.values(t, "bulwark.balance.rejections"))
+	})
+}
+
+// TestBalanceObserveKinds checks that Observe counts EventNoNodes only.
+func TestBalanceObserveKinds(t *testing.T) {
+	meter, reader := newMeter(t)
+	m, err := bulwarkotel.Balance(meter)
+	require.NoError(t, err)
+	for _, k := range []balance.EventKind{balance.EventEjected, balance.EventReturned, balance.EventUnavailable, 0, 200} {
+		m.Observe(balance.Event{Kind: k, Name: "p", Node: "a"})
+	}
+	_, ok := collect(t, reader)["bulwark.balance.rejections"]
+	assert.False(t, ok, "no refused Pick, no point")
+	m.Observe(balance.Event{Kind: balance.EventNoNodes, Name: "p", Err: balance.ErrNoNodes})
+	assert.Equal(t, map[string]int64{"name=p,reason=no_nodes": 1}, collect(t, reader).values(t, "bulwark.balance.rejections"))
+}
