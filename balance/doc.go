@@ -77,6 +77,16 @@
 // cap of 50 makes a panic threshold unnecessary: at most half the nodes
 // are ever ejected, gently, and the other half keep the traffic.
 //
+// A node can also ask for a pause itself: Permit.Pushback ejects it at once
+// for the time it names, capped by MaxEjectFor, within the same cap and
+// threshold. NewTransport calls it for a 503 or 429 response with
+// Retry-After (capped by WithRetryAfterCap, default 1 minute), and marks
+// the response so that a retry.Transport above sends its retry to another
+// node after its own backoff instead of waiting out the pause. When the cap
+// keeps the node in (a fleet of one, say), nothing is marked and the retry
+// honours Retry-After as usual. The pause replaces EjectFor for that
+// ejection and does not lengthen the next one.
+//
 // # Rejection-aware routing
 //
 // A layer between the picker and the node may refuse a call locally,

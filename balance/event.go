@@ -14,7 +14,9 @@ const (
 	// EventEjected: outlier detection took Node out of rotation after
 	// Failures consecutive failed Permits, until Until. Ejections is how
 	// many times the node has now been ejected (each one lasts longer, up
-	// to Config.MaxEjectFor).
+	// to Config.MaxEjectFor). An ejection the node asked for itself
+	// (Permit.Pushback: a Retry-After) has Pushback set to the pause it
+	// asked for, and Failures is the run of failures before it, if any.
 	EventEjected EventKind = iota + 1
 	// EventReturned: Node's ejection ended and it is picked again (through
 	// its slow-start ramp when Config.SlowStart is set). It is reported by
@@ -86,6 +88,10 @@ type Event struct {
 	Failures int64
 	// Ejections is the node's ejection count, on EventEjected.
 	Ejections int64
+	// Pushback is the pause the node asked for, on an EventEjected caused
+	// by Permit.Pushback (the ejection lasts that long, capped by
+	// Config.MaxEjectFor); zero for an ejection after failures.
+	Pushback time.Duration
 	// Err is the local rejection (EventUnavailable) or the error Pick
 	// returned (EventNoNodes).
 	Err error

@@ -1,5 +1,7 @@
 package balance
 
+import "time"
+
 // Passive health: outlier ejection after consecutive failures (with the
 // MaxEjectedPercent cap and doubling ejection times), the panic threshold,
 // and slow start. Unavailability after local rejections is separate: see
@@ -21,28 +23,31 @@ func (s *nodeState) fail() {
 	if s.gate.Load() > 0 {
 		return
 	}
-	s.tryEject(s.cfg.now())
+	s.tryEject(s.cfg.now(), 0)
 }
 
 // tryEject ejects the node unless that would exceed MaxEjectedPercent, and
-// reports the ejection to the observer.
-func (s *nodeState) tryEject(now int64) {
+// reports the ejection to the observer. pushback > 0 is the node's own
+// requested pause (Permit.Pushback), which sets the ejection's length in
+// place of the doubling EjectFor; it reports whether the node is ejected.
+func (s *nodeState) tryEject(now, pushback int64) bool {
 	cfg := s.cfg
 	if !cfg.obs.Enabled() {
-		s.eject(now, nil)
-		return
+		return s.eject(now, pushback, nil)
 	}
 	var e Event
 	cfg.obsMu.Lock()
-	if s.eject(now, &e) {
+	ok := s.eject(now, pushback, &e)
+	if ok {
 		cfg.obs.PushLocked(e)
 	}
 	cfg.obs.UnlockAndDeliver(&cfg.obsMu, nil, nil)
+	return ok
 }
 
 // eject is tryEject's transition. When it ejects the node and e is not nil,
 // it fills in the EventEjected.
-func (s *nodeState) eject(now int64, e *Event) bool {
+func (s *nodeState) eject(now, pushback int64, e *Event) bool {
 	c := s.counts.Load()
 	if c == nil {
 		return false // removed by Update
@@ -56,16 +61,12 @@ func (s *nodeState) eject(now int64, e *Event) bool {
 			break
 		}
 	}
-	d := s.cfg.ejectFor
-	for i := s.streak.Add(1) - 1; i > 0 && d < s.cfg.maxEjectFor; i-- {
-		d *= 2
-	}
-	d = min(d, s.cfg.maxEjectFor)
+	d, streak := s.ejectionLength(pushback)
 	for {
 		g := s.gate.Load()
 		if g > 0 {
 			c.ejected.Add(-1) // a concurrent Done ejected it first
-			s.streak.Add(-1)
+			s.streak.Add(-streak)
 			return false
 		}
 		if s.gate.CompareAndSwap(g, now+d) { // ends any slow start too
@@ -76,9 +77,41 @@ func (s *nodeState) eject(now int64, e *Event) bool {
 	failures := s.consecFail.Swap(0)
 	if e != nil {
 		*e = Event{Kind: EventEjected, Node: s.nodeValue(), Until: s.cfg.timeOf(now + d),
-			Failures: failures, Ejections: n}
+			Failures: failures, Ejections: n, Pushback: time.Duration(pushback)}
 	}
 	return true
+}
+
+// ejectionLength is how long an ejection lasts: the node's pushback, capped
+// by MaxEjectFor, or else EjectFor doubled once per ejection in the streak
+// (which it extends: streak is what it added to it).
+func (s *nodeState) ejectionLength(pushback int64) (d, streak int64) {
+	if pushback > 0 {
+		return min(pushback, s.cfg.maxEjectFor), 0
+	}
+	d = s.cfg.ejectFor
+	for i := s.streak.Add(1) - 1; i > 0 && d < s.cfg.maxEjectFor; i-- {
+		d *= 2
+	}
+	return min(d, s.cfg.maxEjectFor), 1
+}
+
+// pushback is Permit.Pushback: an ejection for d, within MaxEjectedPercent,
+// that needs no run of failures. It reports whether the node is ejected
+// afterwards (also when it already was).
+func (s *nodeState) pushback(d time.Duration) bool {
+	if d <= 0 || s.cfg.noEject {
+		return false
+	}
+	now := s.cfg.now()
+	g := s.gate.Load()
+	if g > now {
+		return true // ejected already
+	}
+	if g > 0 {
+		s.reinstate(g, now) // an ejection that ended, which no Pick has seen yet
+	}
+	return s.tryEject(now, int64(d))
 }
 
 // nodeValue is the node for an event.

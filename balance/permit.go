@@ -1,5 +1,7 @@
 package balance
 
+import "time"
+
 // Permit is one picked node for one request: Node is where to send it, and
 // Done reports how it went. Call Done when the request has finished (for
 // HTTP, when the response body is read to its end or closed), with the
@@ -45,4 +47,26 @@ func (p *Permit[N]) Done(err error) {
 	}
 	p.st = nil // the claim on the node; Node stays readable
 	st.finish(p.start, err)
+}
+
+// Pushback reports that the node asked not to be sent requests for d: an
+// HTTP 503 or 429 response with Retry-After, a gRPC server pushback
+// (gRFC A6). The node is ejected for d, capped by Config.MaxEjectFor, at
+// once rather than after EjectAfter failures, so the next Pick goes
+// elsewhere; its next ejection after failures is not made longer by it.
+// As any ejection it stays within Config.MaxEjectedPercent (a node that
+// would exceed the share stays in) and is overridden by the panic
+// threshold. Pushback reports whether the node is ejected afterwards (true
+// also when it already was), which tells a caller whether its retry will
+// go elsewhere or should honour the pause itself.
+//
+// Pushback does not end the Permit: call Done as usual, with the request's
+// error. It does nothing and reports false for d ≤ 0, with
+// Config.DisableEjection, and on a zero or done Permit. Transport calls it
+// for every 503 and 429 response that carries Retry-After.
+func (p *Permit[N]) Pushback(d time.Duration) bool {
+	if p.st == nil {
+		return false
+	}
+	return p.st.pushback(d)
 }

@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"time"
 
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/internal/httpbody"
+	"github.com/bulwark-go/bulwark/internal/retryafter"
 )
 
 // ErrServerStatus is the error a Transport reports to Permit.Done for a
@@ -23,15 +25,21 @@ type Transport[N comparable] struct {
 	next   http.RoundTripper
 	pick   func(*http.Request) (Permit[N], error)
 	target func(u *url.URL, node N)
+	raCap  time.Duration // WithRetryAfterCap; 0 ignores Retry-After
 }
 
 // Option configures NewTransport and NewURLTransport.
 type Option func(*options)
 
 type options struct {
-	key    func(*http.Request) string
-	keySet bool
+	key      func(*http.Request) string
+	keySet   bool
+	raCap    time.Duration
+	raCapSet bool
 }
+
+// defaultRetryAfterCap bounds the pause a Retry-After may ask of a node.
+const defaultRetryAfterCap = time.Minute
 
 // WithKey routes every request by key(req) through the picker's PickKey
 // (the picker must be a KeyPicker, such as Consistent): requests with the
@@ -40,6 +48,15 @@ type options struct {
 // A nil key, or a picker without PickKey, is an error of NewTransport.
 func WithKey(key func(req *http.Request) string) Option {
 	return func(o *options) { o.key, o.keySet = key, true }
+}
+
+// WithRetryAfterCap bounds the pause a node may ask for with Retry-After on
+// a 503 or 429 response (see Permit.Pushback); the pause is also capped by
+// the picker's Config.MaxEjectFor. 0 ignores Retry-After: such a response
+// is then an ordinary failure (503) or success (429). The default is 1
+// minute; a negative cap is an error of NewTransport.
+func WithRetryAfterCap(d time.Duration) Option {
+	return func(o *options) { o.raCap, o.raCapSet = d, true }
 }
 
 // NewTransport returns a RoundTripper that sends each request to a node of
@@ -55,7 +72,11 @@ func WithKey(key func(req *http.Request) string) Option {
 // was too slow for the caller); an error from next that matches
 // bulwark.ErrNotAttempted (an open breaker below, say) makes the node
 // unavailable until bulwark.RetryAt(err), or for Config.UnavailableFor, and
-// the request goes to another node at once (see RoundTrip). When no node can be picked,
+// the request goes to another node at once (see RoundTrip). A 503 or 429
+// response with Retry-After ejects its node for the pause it asks
+// (Permit.Pushback, capped by WithRetryAfterCap and Config.MaxEjectFor) and
+// is returned marked, so that a retry.Transport above goes elsewhere rather
+// than wait. When no node can be picked,
 // RoundTrip closes the request body and returns the Pick error
 // (ErrNoNodes; an *UnavailableError when every node is unavailable, whose
 // RetryAt says when one returns).
@@ -107,7 +128,13 @@ func newTransport[N comparable](next http.RoundTripper, p Picker[N], target func
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	t := &Transport[N]{next: next, target: target}
+	t := &Transport[N]{next: next, target: target, raCap: defaultRetryAfterCap}
+	if o.raCapSet {
+		if o.raCap < 0 {
+			return nil, configErrorf("WithRetryAfterCap(%v) negative", o.raCap)
+		}
+		t.raCap = o.raCap
+	}
 	switch {
 	case !o.keySet:
 		t.pick = func(*http.Request) (Permit[N], error) { return p.Pick() }
@@ -208,6 +235,24 @@ func (t *Transport[N]) send(req *http.Request, body io.ReadCloser, permit Permit
 	if resp.StatusCode >= 500 {
 		outcome = ErrServerStatus
 	}
+	t.pushback(resp, out, &permit)
 	httpbody.OnEnd(resp, req.Context(), outcome, permit.Done)
 	return resp, nil
+}
+
+// pushback honours a 503 or 429 response's Retry-After by taking the node
+// out of rotation for the pause it asks (Permit.Pushback), and marks the
+// response so that a retry layer above goes elsewhere instead of waiting.
+func (t *Transport[N]) pushback(resp *http.Response, out *http.Request, permit *Permit[N]) {
+	if t.raCap == 0 || (resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusTooManyRequests) {
+		return
+	}
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return
+	}
+	d, ok := retryafter.Parse(v, time.Now())
+	if ok && permit.Pushback(min(d, t.raCap)) {
+		retryafter.MarkHeld(resp, out)
+	}
 }

@@ -126,7 +126,9 @@
 // DELETE, or any request with an Idempotency-Key header) with a Retrier,
 // replays bodies only through Request.GetBody, retries transport errors and
 // 429/502/503/504, honours Retry-After in both its forms (RFC 9110
-// §10.2.3) capped at the Backoff's Cap, drains and closes every response it
+// §10.2.3) capped at the Backoff's Cap (except where a balance.Transport
+// below has ejected the node for that pause: the retry then goes elsewhere
+// after its own backoff), drains and closes every response it
 // discards, and returns the last response unchanged when attempts run out.
 // When the Budget refuses the retry of such a response, RoundTrip returns an
 // error matching ErrBudget instead, so the caller can tell.

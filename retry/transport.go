@@ -114,7 +114,10 @@ type Transport struct {
 // sent once. Attempts are retried on transport errors (not when the caller's
 // context ended) and on the retry status codes (WithRetryStatuses); a
 // Retry-After header on such a response (delay-seconds or HTTP-date, RFC
-// 9110 §10.2.3) is honoured as an After hint, capped at the Backoff's Cap. A
+// 9110 §10.2.3) is honoured as an After hint, capped at the Backoff's Cap,
+// unless a balance.Transport below has taken the node that sent it out of
+// rotation for that pause (balance.Permit.Pushback): then the retry goes to
+// another node after its own backoff, without waiting for the first. A
 // transport error that is a local rejection by a guard below (matching
 // bulwark.ErrNotAttempted) costs no Budget token and is retried at once,
 // or, when it names a future moment (bulwark.RetryAt), ends the request at
@@ -197,6 +200,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil
 		}
 		serr := &StatusError{Code: resp.StatusCode, Header: resp.Header}
+		if retryafter.Held(resp) {
+			return serr // a balancer below holds the node; the retry goes elsewhere
+		}
 		if d, ok := retryafter.Parse(resp.Header.Get("Retry-After"), time.Now()); ok {
 			return After(serr, d)
 		}

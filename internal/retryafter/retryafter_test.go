@@ -66,3 +66,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestHeld(t *testing.T) {
+	out, err := http.NewRequest(http.MethodGet, "http://node:80/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, withRequest := range []bool{true, false} {
+		resp := &http.Response{StatusCode: 503}
+		if withRequest {
+			resp.Request = out
+		}
+		if Held(resp) {
+			t.Fatal("unmarked response reported held")
+		}
+		MarkHeld(resp, out)
+		if !Held(resp) {
+			t.Fatalf("marked response (Request set: %v) not held", withRequest)
+		}
+		if resp.Request == out || resp.Request.URL != out.URL {
+			t.Fatal("MarkHeld must replace Request by a shallow copy of it")
+		}
+	}
+	if Held(&http.Response{}) {
+		t.Fatal("response without Request reported held")
+	}
+}
