@@ -24,22 +24,45 @@ import (
 // first Pick that meets it.
 
 // rejection keeps the error that made a node unavailable, for the error Pick
-// returns when no node is available.
-type rejection struct{ err error }
+// returns when no node is available. guessed marks a hold of
+// Config.UnavailableFor, taken because the guard named no moment: a
+// success on the node ends it early (see admitted).
+type rejection struct {
+	err     error
+	guessed bool
+}
 
 // rejected records a local rejection reported by Done.
 func (s *nodeState) rejected(err error) {
 	s.rejections.Add(1)
 	now := s.cfg.now()
-	until := now + s.cfg.unavailableFor
+	until, guessed := now+s.cfg.unavailableFor, true
 	if at, ok := bulwark.RetryAt(err); ok {
-		until = s.cfg.at(at)
+		until, guessed = s.cfg.at(at), false
 	}
 	if until <= now {
 		return // the guard admits again already
 	}
-	s.reason.Store(&rejection{err})
+	s.reason.Store(&rejection{err, guessed})
 	s.holdReport(until, true, err)
+}
+
+// admitted is a success's news for a node held for Config.UnavailableFor:
+// the guard below let a call through and it worked (a half-open breaker's
+// probe that closed it, a bulkhead slot that a finished call freed), so the
+// hold, a guess at how long the guard would refuse, ends now. A hold whose
+// guard named its end stays. Should the guard still refuse, the next
+// rejection holds the node again, at the cost of one rerouted attempt.
+func (s *nodeState) admitted() {
+	u := s.until.Load()
+	if r := s.reason.Load(); u == 0 || r == nil || !r.guessed {
+		return
+	}
+	if s.until.CompareAndSwap(u, 0) {
+		if c := s.counts.Load(); c != nil {
+			c.unavailable.Add(-1)
+		}
+	}
 }
 
 // holdReport is hold, reporting EventUnavailable with reason when it makes an
@@ -126,7 +149,7 @@ func (p *pool[N]) markUnavailable(node N, until time.Time, reason error) bool {
 		if reason == nil {
 			reason = errMarked
 		}
-		st.reason.Store(&rejection{reason})
+		st.reason.Store(&rejection{err: reason})
 	}
 	st.holdReport(v, false, reason)
 	return true

@@ -334,3 +334,30 @@ func TestTwoChoicesAmongUsableOnly(t *testing.T) {
 		})
 	}
 }
+
+// A hold of UnavailableFor (the guard named no moment) ends at the node's
+// next success, as when a half-open breaker's probe, in flight while
+// another request was refused, comes back fine; a hold whose guard named
+// its end does not.
+func TestSuccessEndsAGuessedHold(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		t.Run(map[bool]string{false: "guessed", true: "named"}[named], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p, err := NewRoundRobin([]string{"a", "b"}, Config{UnavailableFor: time.Second})
+				require.NoError(t, err)
+				probe := pickNode(t, p, "a")
+				refused := pickNode(t, p, "a")
+				if named {
+					refused.Done(&guardError{name: "a", until: time.Now().Add(time.Second)})
+				} else {
+					refused.Done(&guardError{name: "a"}) // half-open: no moment named
+				}
+				require.True(t, p.Stats().Nodes[0].Unavailable)
+				probe.Done(nil)
+				assert.Equal(t, named, p.Stats().Nodes[0].Unavailable)
+				assert.Equal(t, !named, countPicks(t, p, 10)["a"] > 0)
+				assert.Equal(t, map[bool]int{false: 0, true: 1}[named], p.Stats().Unavailable, "the count follows")
+			})
+		})
+	}
+}

@@ -65,7 +65,10 @@ type Config struct {
 	// node until that moment instead. Zero means 100ms: a few request times,
 	// long enough that the next attempts go elsewhere, short enough that a
 	// guard that frees up within milliseconds loses little traffic (a
-	// premature retry costs only another local rejection).
+	// premature retry costs only another local rejection). Such a hold, a
+	// guess, ends early when a request to the node succeeds: the guard let
+	// a call through (the half-open breaker's probe, a call that freed a
+	// bulkhead slot).
 	UnavailableFor time.Duration
 
 	// DecayTime is PeakEWMA's time constant: an old latency sample's weight

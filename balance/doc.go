@@ -96,7 +96,10 @@
 // again (bulwark.RetryAt: an open breaker's deadline). Given to Done, it
 // makes the node unavailable until that moment, or for
 // Config.UnavailableFor (default 100ms) when the guard does not say, and
-// Pick skips the node meanwhile. NewTransport does this with no wiring:
+// Pick skips the node meanwhile. A hold of UnavailableFor is a guess and
+// ends early at the node's next success: after an outage, the request
+// that finds a half-open breaker busy with its probe does not keep the node
+// out for 100ms once the probe has closed the breaker. NewTransport does this with no wiring:
 // the breaker's error comes back through it. Other users pass the guard's
 // error to Done, or call MarkUnavailable when they learn of unavailability
 // otherwise (a health check, a connection state).

@@ -111,6 +111,9 @@ func (s *nodeState) finish(start int64, err error) {
 		if s.streak.Load() != 0 {
 			s.forgive()
 		}
+		if s.until.Load() != 0 {
+			s.admitted()
+		}
 	case errors.Is(err, context.Canceled):
 		// The caller gave up: says nothing about the node, but the time
 		// it was kept waiting is a latency sample.
