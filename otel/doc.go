@@ -14,9 +14,12 @@
 // Most programs want one value per building block — Retry, Breaker and
 // Bulkhead, created once at start-up — shared by every object of that
 // kind, each object telling itself apart by its Config.Name. Balance reads
-// per-node counters from the pickers' Stats (WatchPicker), so that a Pick
-// costs nothing more with metrics than without; Cache reads its size
-// (Watch). The module's README lists every instrument.
+// per-node counters from the pickers' AllStats (WatchPicker), so that a
+// Pick costs nothing more with metrics than without, and its Observe
+// counts the Picks that found no node; Cache reads its counters and size
+// from Stats (Watch), and the function CacheObserver returns, set as a
+// cache's Config.Observer, times its loads. The module's README lists
+// every instrument.
 //
 // # Conventions
 //
@@ -49,9 +52,10 @@
 //     instrument; a breaker.Group member is "<group>/<key>"), outcome (how
 //     a call that ran ended: success, failure, ignored, dropped), reason
 //     (why something was refused or retried: the event's Reason.String(),
-//     such as full, timeout, open, half_open, throttled; unknown for a
-//     reason this package does not know yet), state, from and to (breaker
-//     states: closed, open, half_open), and node (a picker's node). Error
+//     such as full, timeout, open, half_open, throttled, no_nodes; unknown
+//     for a reason this package does not know yet), state, from and to
+//     (breaker states: closed, open, half_open), node (a picker's node),
+//     and kind (what started a cache load: foreground or refresh). Error
 //     text, hosts and methods are never attributes: they would make
 //     unbounded series.
 //   - A refusal is counted in bulwark.<component>.rejections{name, reason},

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/balance"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
 	"github.com/bulwark-go/bulwark/cache"
@@ -18,10 +19,11 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-// TestPrometheusNames exports every retry, breaker, bulkhead and cache instrument
-// through OpenTelemetry's Prometheus exporter and checks the series names,
-// types and labels it gives them: they are those of package bulwarkprom,
-// so one dashboard serves both modules.
+// TestPrometheusNames exports every retry, breaker, bulkhead and cache
+// instrument, and the balance rejections, through OpenTelemetry's
+// Prometheus exporter and checks the series names, types and labels it
+// gives them: they are those of package bulwarkprom, so one dashboard
+// serves both modules.
 func TestPrometheusNames(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	exporter, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
@@ -72,11 +74,17 @@ func TestPrometheusNames(t *testing.T) {
 
 	cm, err := bulwarkotel.Cache(meter)
 	require.NoError(t, err)
-	c, err := cache.New(cache.Config[string, int]{Capacity: 1})
+	c, err := cache.New(cache.Config[string, int]{Name: "c", Capacity: 1, Observer: bulwarkotel.CacheObserver[string](cm)})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	_, err = cm.Watch("c", c)
 	require.NoError(t, err)
+	_, err = c.GetOrLoad(context.Background(), "k", func(context.Context, string) (int, error) { return 1, nil })
+	require.NoError(t, err)
+
+	pm, err := bulwarkotel.Balance(meter)
+	require.NoError(t, err)
+	pm.Observe(balance.Event{Kind: balance.EventNoNodes, Name: "p", Err: balance.ErrNoNodes})
 
 	families, err := reg.Gather()
 	require.NoError(t, err)
@@ -123,5 +131,7 @@ func TestPrometheusNames(t *testing.T) {
 		"bulwark_cache_loads_total":               "COUNTER name,outcome",
 		"bulwark_cache_refreshes_total":           "COUNTER name",
 		"bulwark_cache_size":                      "GAUGE name",
+		"bulwark_cache_load_duration_seconds":     "HISTOGRAM kind,name,outcome",
+		"bulwark_balance_rejections_total":        "COUNTER name,reason",
 	}, got)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/bulwark-go/bulwark/breaker"
 	bulwarkprom "github.com/bulwark-go/bulwark/prom"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,4 +51,80 @@ func TestBalanceMetrics(t *testing.T) {
 		compare(t, m, golden(t, "balance.txt"))
 		held.Done(nil)
 	})
+}
+
+// TestBalanceRejections counts the Picks that found no usable node: three
+// on a picker whose node set was emptied by Update, two on a picker whose
+// every node a guard below holds unavailable, none once a hold has ended,
+// and none on a picker whose every node is ejected (it falls back to an
+// ejected node rather than fail; its ejection event creates its counter at
+// zero). The held picker is watched too, so the golden exposition shows
+// its nodes after the holds ended.
+func TestBalanceRejections(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := bulwarkprom.Balance()
+
+		empty, err := balance.NewRoundRobin([]string{"a"}, balance.Config{Name: "empty", Observer: m.Observe})
+		require.NoError(t, err)
+		require.NoError(t, empty.Update(nil))
+		for range 3 {
+			_, err := empty.Pick()
+			require.ErrorIs(t, err, balance.ErrNoNodes)
+		}
+
+		held, err := balance.NewRoundRobin([]string{"a", "b"}, balance.Config{Name: "held", UnavailableFor: time.Second, Observer: m.Observe})
+		require.NoError(t, err)
+		defer bulwarkprom.WatchPicker(m, "held", held, nil)()
+		for range 2 {
+			permit, err := held.Pick()
+			require.NoError(t, err)
+			permit.Done(fmt.Errorf("guard: %w", breaker.ErrOpen))
+		}
+		for range 2 {
+			_, err := held.Pick()
+			var unavailable *balance.UnavailableError
+			require.ErrorAs(t, err, &unavailable)
+		}
+		time.Sleep(time.Second) // the holds end
+		permit, err := held.Pick()
+		require.NoError(t, err)
+		permit.Done(nil)
+
+		ejected, err := balance.NewRoundRobin([]string{"a"}, balance.Config{Name: "ejected", EjectAfter: 1, EjectFor: time.Minute,
+			MaxEjectedPercent: 100, Observer: m.Observe})
+		require.NoError(t, err)
+		for range 3 {
+			permit, err := ejected.Pick()
+			require.NoError(t, err, "an ejected node is picked rather than none")
+			permit.Done(errDown)
+		}
+		require.Equal(t, int64(1), ejected.Stats().Nodes[0].Ejections)
+
+		compareGolden(t, m, "balance_rejections.txt")
+	})
+}
+
+// TestBalanceObserveKinds checks that Observe counts EventNoNodes only:
+// the other kinds a picker reports create the name's counter at zero, and
+// kinds this package does not know leave no series.
+func TestBalanceObserveKinds(t *testing.T) {
+	m := bulwarkprom.Balance()
+	for _, k := range []balance.EventKind{0, 200} {
+		m.Observe(balance.Event{Kind: k, Name: "p", Node: "a"})
+	}
+	assert.Zero(t, testutil.CollectAndCount(m, "bulwark_balance_rejections_total"), "unknown kinds, no series")
+	for _, k := range []balance.EventKind{balance.EventEjected, balance.EventReturned, balance.EventUnavailable} {
+		m.Observe(balance.Event{Kind: k, Name: "p", Node: "a"})
+	}
+	compare(t, m, `
+# HELP bulwark_balance_rejections_total Picks that found no usable node, by reason.
+# TYPE bulwark_balance_rejections_total counter
+bulwark_balance_rejections_total{name="p",reason="no_nodes"} 0
+`)
+	m.Observe(balance.Event{Kind: balance.EventNoNodes, Name: "p", Err: balance.ErrNoNodes})
+	compare(t, m, `
+# HELP bulwark_balance_rejections_total Picks that found no usable node, by reason.
+# TYPE bulwark_balance_rejections_total counter
+bulwark_balance_rejections_total{name="p",reason="no_nodes"} 1
+`)
 }

@@ -4,8 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/balance"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/cache"
 	bulwarkprom "github.com/bulwark-go/bulwark/prom"
 	"github.com/bulwark-go/bulwark/retry"
 )
@@ -57,5 +59,18 @@ func BenchmarkObserveBulkhead(b *testing.B) {
 	benchObserve(b, bulwarkprom.Bulkhead().Observe, []namedEvent[bulkhead.Event]{
 		{"rejected", bulkhead.Event{Kind: bulkhead.EventRejected, Name: "db", Reason: bulkhead.ReasonFull, Err: bulkhead.ErrFull}},
 		{"success", bulkhead.Event{Kind: bulkhead.EventSuccess, Name: "db", RTT: 20 * time.Millisecond}},
+	})
+}
+
+func BenchmarkObserveCache(b *testing.B) {
+	benchObserve(b, bulwarkprom.CacheObserver[string](bulwarkprom.Cache()), []namedEvent[cache.Event[string]]{
+		{"hit", cache.Event[string]{Kind: cache.EventHit, Name: "users", Key: "k"}},
+		{"load", cache.Event[string]{Kind: cache.EventLoad, Name: "users", Key: "k", Duration: 20 * time.Millisecond}},
+	})
+}
+
+func BenchmarkObserveBalance(b *testing.B) {
+	benchObserve(b, bulwarkprom.Balance().Observe, []namedEvent[balance.Event]{
+		{"no_nodes", balance.Event{Kind: balance.EventNoNodes, Name: "backends", Err: balance.ErrNoNodes}},
 	})
 }

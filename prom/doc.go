@@ -15,10 +15,14 @@
 // Most programs want one collector per building block — Retry, Breaker and
 // Bulkhead, created and registered once at start-up — shared by every
 // object of that kind, each object telling itself apart by its
-// Config.Name. Balance reads per-node counters from the pickers' Stats
+// Config.Name. Balance reads per-node counters from the pickers' AllStats
 // (WatchPicker), so that a Pick costs nothing more with metrics than
-// without; Cache reads its size (Watch). The module's README lists every
-// series.
+// without, and its Observe counts the Picks that found no node
+// (bulwark_balance_rejections_total); Cache reads its counters and size
+// from Stats (Watch), and the function CacheObserver returns, set as a
+// cache's Config.Observer, times its loads
+// (bulwark_cache_load_duration_seconds{kind,name,outcome}). The module's
+// README lists every series.
 //
 // # Conventions
 //
@@ -47,9 +51,10 @@
 //     breaker.Group member is "<group>/<key>"), outcome (how a call that
 //     ran ended: success, failure, ignored, dropped), reason (why something
 //     was refused or retried: the event's Reason.String(), such as full,
-//     timeout, open, half_open, throttled; unknown for a reason this
-//     package does not know yet), state, from and to (breaker states:
-//     closed, open, half_open), and node (a picker's node). Error text,
+//     timeout, open, half_open, throttled, no_nodes; unknown for a reason
+//     this package does not know yet), state, from and to (breaker states:
+//     closed, open, half_open), node (a picker's node), and kind (what
+//     started a cache load: foreground or refresh). Error text,
 //     hosts and methods are never labels: they would make unbounded series.
 //   - A refusal is counted in bulwark_<component>_rejections_total{name,
 //     reason}, apart from the calls that ran (bulwark_breaker_calls_total;

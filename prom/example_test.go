@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/bulwark-go/bulwark/balance"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/cache"
 	bulwarkprom "github.com/bulwark-go/bulwark/prom"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,6 +121,69 @@ func ExampleBulkhead() {
 	// bulwark_bulkhead_rejections_total{name="db",reason="full"} 1
 	// bulwark_bulkhead_rejections_total{name="db",reason="rate_limited"} 0
 	// bulwark_bulkhead_rejections_total{name="db",reason="timeout"} 0
+}
+
+// A picker whose node set service discovery emptied refuses its Picks;
+// Observe, set as its Config.Observer, counts them. WatchPicker reads the
+// per-node series, none here.
+func ExampleBalance() {
+	reg := prometheus.NewRegistry()
+	m := bulwarkprom.Balance()
+	reg.MustRegister(m)
+	p, err := balance.NewRoundRobin([]string{"10.0.0.1:80"}, balance.Config{Name: "backends", Observer: m.Observe})
+	if err != nil {
+		panic(err)
+	}
+	defer bulwarkprom.WatchPicker(m, "backends", p, nil)()
+
+	if err := p.Update(nil); err != nil { // every node left
+		panic(err)
+	}
+	_, err = p.Pick()
+	fmt.Println(errors.Is(err, balance.ErrNoNodes))
+
+	printSeries(reg, "bulwark_balance_rejections_total", "bulwark_balance_picks_total")
+	// Output:
+	// true
+	// # HELP bulwark_balance_rejections_total Picks that found no usable node, by reason.
+	// # TYPE bulwark_balance_rejections_total counter
+	// bulwark_balance_rejections_total{name="backends",reason="no_nodes"} 1
+}
+
+// A cache whose Config.Observer is CacheObserver's function times each
+// loader call, by kind and outcome; Watch reads its counters and size. The
+// example prints the histograms' sample counts (their sums are the
+// machine's timings).
+func ExampleCacheObserver() {
+	reg := prometheus.NewRegistry()
+	m := bulwarkprom.Cache()
+	reg.MustRegister(m)
+	c, err := cache.New(cache.Config[string, string]{Name: "users", Capacity: 100,
+		Observer: bulwarkprom.CacheObserver[string](m)})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	defer m.Watch("users", c)()
+
+	ctx := context.Background()
+	load := func(_ context.Context, id string) (string, error) { return "user " + id, nil }
+	_, _ = c.GetOrLoad(ctx, "1", load) // a miss: the loader runs
+	_, _ = c.GetOrLoad(ctx, "1", load) // a hit
+	_, _ = c.GetOrLoad(ctx, "2", func(context.Context, string) (string, error) { return "", errors.New("down") })
+
+	text, err := testutil.GatherAndFormat(reg, expfmt.TypeTextPlain, "bulwark_cache_load_duration_seconds")
+	if err != nil {
+		panic(err)
+	}
+	for _, line := range strings.Split(string(text), "\n") {
+		if strings.HasPrefix(line, "bulwark_cache_load_duration_seconds_count") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// bulwark_cache_load_duration_seconds_count{kind="foreground",name="users",outcome="failure"} 1
+	// bulwark_cache_load_duration_seconds_count{kind="foreground",name="users",outcome="success"} 1
 }
 
 // printSeries prints the named series of g in the text exposition format.

@@ -1,10 +1,12 @@
 package bulwarkprom_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/balance"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
 	"github.com/bulwark-go/bulwark/cache"
@@ -16,9 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// everySeries returns the retry, breaker, bulkhead and cache collectors with one
-// event of every kind recorded and one object of each kind watched, so
-// that every series they can expose is there.
+// everySeries returns the retry, breaker, bulkhead and cache collectors
+// with one event of every kind recorded and one object of each kind
+// watched, so that every series they can expose is there, and the balance
+// collector with one refused Pick (its per-node series are checked by
+// TestBalanceMetrics).
 func everySeries(t *testing.T) []prometheus.Collector {
 	t.Helper()
 	rm := bulwarkprom.Retry()
@@ -55,11 +59,16 @@ func everySeries(t *testing.T) []prometheus.Collector {
 	t.Cleanup(hm.Watch("h", h))
 
 	cm := bulwarkprom.Cache()
-	c, err := cache.New(cache.Config[string, int]{Capacity: 1})
+	c, err := cache.New(cache.Config[string, int]{Name: "c", Capacity: 1, Observer: bulwarkprom.CacheObserver[string](cm)})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	t.Cleanup(cm.Watch("c", c))
-	return []prometheus.Collector{rm, bm, hm, cm}
+	_, err = c.GetOrLoad(context.Background(), "k", func(context.Context, string) (int, error) { return 1, nil })
+	require.NoError(t, err)
+
+	pm := bulwarkprom.Balance()
+	pm.Observe(balance.Event{Kind: balance.EventNoNodes, Name: "p", Err: balance.ErrNoNodes})
+	return []prometheus.Collector{rm, bm, hm, cm, pm}
 }
 
 // TestSeriesNames checks every series' name, type and labels: they are
@@ -110,6 +119,8 @@ func TestSeriesNames(t *testing.T) {
 		"bulwark_cache_loads_total":               "COUNTER name,outcome",
 		"bulwark_cache_refreshes_total":           "COUNTER name",
 		"bulwark_cache_size":                      "GAUGE name",
+		"bulwark_cache_load_duration_seconds":     "HISTOGRAM kind,name,outcome",
+		"bulwark_balance_rejections_total":        "COUNTER name,reason",
 	}, got)
 }
 

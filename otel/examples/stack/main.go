@@ -1,10 +1,13 @@
 // Command stack records OpenTelemetry metrics for a small client stack: a
 // retrying, bulkheaded, load-balanced HTTP client with one circuit breaker
 // per backend, calling three local backends of which one always answers
-// 503. The meter provider exports through OpenTelemetry's Prometheus
-// exporter, so the program can serve /metrics on a loopback port; it sends
-// a few dozen requests, scrapes itself once, prints the interesting series
-// and exits (non-zero if the numbers do not add up). An OTLP exporter
+// 503, and a cache of pages loaded through that client. The meter provider
+// exports through OpenTelemetry's Prometheus exporter, so the program can
+// serve /metrics on a loopback port; it sends a few dozen requests, reads
+// some pages twice through the cache, then sends one more request after
+// every backend has left the picker (refused: no nodes), scrapes itself
+// once, prints the interesting series and exits (non-zero if the numbers
+// do not add up). An OTLP exporter
 // would take the same instruments unchanged.
 //
 //	go run ./examples/stack
@@ -26,6 +29,7 @@ import (
 	"github.com/bulwark-go/bulwark/balance"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/cache"
 	bulwarkotel "github.com/bulwark-go/bulwark/otel"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +38,10 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-const requests = 40
+const (
+	requests = 40
+	pages    = 8 // distinct pages, each read twice through the cache
+)
 
 func main() {
 	if err := run(os.Stdout); err != nil {
@@ -85,6 +92,10 @@ func run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	caches, err := bulwarkotel.Cache(meter)
+	if err != nil {
+		return err
+	}
 
 	// The stack, outside in: retry → bulkhead → balance → breaker, each
 	// with its metrics' Observe in its Config and watched for gauges.
@@ -96,7 +107,7 @@ func run(out io.Writer) error {
 	if _, err := breakers.WatchGroup(group); err != nil {
 		return err
 	}
-	picker, err := balance.NewRoundRobin(nodes, balance.Config{})
+	picker, err := balance.NewRoundRobin(nodes, balance.Config{Name: "backends", Observer: picks.Observe})
 	if err != nil {
 		return err
 	}
@@ -144,6 +155,59 @@ func run(out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%d/%d requests succeeded\n", ok, requests)
 
+	// A cache of pages loaded through the same client: the first read of
+	// each page is a load (timed in bulwark.cache.load.duration), the
+	// second a hit.
+	pageCache, err := cache.New(cache.Config[string, string]{Name: "pages", Capacity: 2 * pages,
+		Observer: bulwarkotel.CacheObserver[string](caches)})
+	if err != nil {
+		return err
+	}
+	defer pageCache.Close()
+	if _, err := caches.Watch("pages", pageCache); err != nil {
+		return err
+	}
+	fetch := func(ctx context.Context, path string) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://backend"+path, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return string(body), nil
+	}
+	for range 2 {
+		for i := range pages {
+			if _, err := pageCache.GetOrLoad(context.Background(), fmt.Sprint("/page/", i), fetch); err != nil {
+				return err
+			}
+		}
+	}
+	st := pageCache.Stats()
+	fmt.Fprintf(out, "pages: %d loads, %d hits\n", st.Loads, st.Hits)
+
+	// Every backend leaves (service discovery reports none): a request now
+	// finds no node, which the picker reports and Observe counts.
+	if err := picker.Update(nil); err != nil {
+		return err
+	}
+	if resp, err := client.Get("http://backend/"); err == nil {
+		resp.Body.Close()
+		return errors.New("a request with no backend succeeded")
+	} else if !errors.Is(err, balance.ErrNoNodes) {
+		return fmt.Errorf("a request with no backend: %w, want balance.ErrNoNodes", err)
+	}
+
 	// Serve /metrics, scrape it once, stop.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -168,11 +232,15 @@ func run(out io.Writer) error {
 }
 
 // printSeries prints the non-zero samples of the bulwark series (histogram
-// buckets left out) and checks that the failing node's breaker is open and
-// that the retrier counted every request as a call.
+// buckets left out) and checks that the failing node's breaker is open,
+// that the retrier counted every request and page load as a call, that
+// every page load was timed, and that the request with no backend was
+// counted as a rejection.
 func printSeries(out io.Writer, body io.Reader, bad string) error {
-	open, counted := false, false
-	calls := fmt.Sprintf(`bulwark_retry_calls_total{name="client",outcome="success"} %d`, requests)
+	open, counted, timed, rejected := false, false, false, false
+	calls := fmt.Sprintf(`bulwark_retry_calls_total{name="client",outcome="success"} %d`, requests+pages)
+	loads := fmt.Sprintf(`bulwark_cache_load_duration_seconds_count{kind="foreground",name="pages",outcome="success"} %d`, pages)
+	const rejections = `bulwark_balance_rejections_total{name="backends",reason="no_nodes"} `
 	sc := bufio.NewScanner(body)
 	for sc.Scan() {
 		line := sc.Text()
@@ -185,6 +253,8 @@ func printSeries(out io.Writer, body io.Reader, bad string) error {
 			open = true
 		}
 		counted = counted || line == calls
+		timed = timed || line == loads
+		rejected = rejected || (strings.HasPrefix(line, rejections) && !strings.HasSuffix(line, " 0"))
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -194,6 +264,12 @@ func printSeries(out io.Writer, body io.Reader, bad string) error {
 	}
 	if !counted {
 		return fmt.Errorf("no series %q", calls)
+	}
+	if !timed {
+		return fmt.Errorf("no series %q", loads)
+	}
+	if !rejected {
+		return fmt.Errorf("no series %q above 0", rejections)
 	}
 	return nil
 }
