@@ -61,15 +61,15 @@ const (
 
 // The bulwark stack's trip rule, the fleet example's: its breakers trip on a
 // node that is down (90% failures) or slow (a quarter of the calls taking
-// 25 ms or more, ten times the backends' own 1–3 ms service time; a
-// timed-out attempt counts as slow too), and leave a node that merely fails often to the
+// 100 ms or more, two thirds of the attempt timeout, which a timed-out
+// attempt counts as too), and leave a node that merely fails often to the
 // picker, whose failure penalty and ejection compare it with the others.
 // The peers' breakers keep breakerRate: they have no slow-call rule and no
 // ejection, so their breaker is the only thing that takes a degraded node
 // out of their round robin.
 const (
 	bulwarkDownRate = 0.9
-	bulwarkSlowCall = 25 * time.Millisecond
+	bulwarkSlowCall = 100 * time.Millisecond
 	bulwarkSlowRate = 0.25
 )
 

@@ -30,7 +30,7 @@ type stack struct {
 //	balance    PeakEWMA picker: a fresh backend per attempt, away from slow
 //	           ones; three consecutive failures eject a backend for 10 s
 //	breaker    one breaker per backend: 90% failures over the last 20 calls
-//	           (a backend that is down), or a quarter of them slow (25 ms or
+//	           (a backend that is down), or a quarter of them slow (100 ms or
 //	           more, a timed-out attempt included), open it for 2 s, and an
 //	           open breaker answers without the network
 //
@@ -49,7 +49,7 @@ func newStack(addrs []string, workers int, wrap func(http.RoundTripper) *countin
 		WindowSize:  20,
 		MinCalls:    10,
 		FailureRate: 0.9,
-		SlowCall:    25 * time.Millisecond, // ten times the backends' service time
+		SlowCall:    100 * time.Millisecond,
 		SlowRate:    0.25,
 		OpenFor:     2 * time.Second,
 		Observer: func(e breaker.Event) {
