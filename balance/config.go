@@ -86,6 +86,19 @@ type Config struct {
 	// ignore it.
 	FailurePenalty time.Duration
 
+	// SlowFactor turns on PeakEWMA's latency outlier ejection: a
+	// successful Permit slower than SlowFactor × the median of the nodes'
+	// latency estimates counts as a failure towards EjectAfter, so a node
+	// that answers EjectAfter times in a row that slowly is ejected like one
+	// that fails, within MaxEjectedPercent. P2C alone keeps sending a slow
+	// node the picks in which both candidates are slow (with two slow nodes
+	// of five, one pick in ten); ejection stops that. Zero means off, the
+	// default: a pause of the whole process (a long GC, a descheduled VM)
+	// makes every request it holds slow at once, which a small EjectAfter
+	// would take for an outlier. 5 with EjectAfter 3 to 5 suits a fleet of
+	// alike nodes; it must be above 1. Other pickers ignore it.
+	SlowFactor float64
+
 	// LoadFactor is Consistent's bound c: a node whose in-flight count would
 	// exceed ceil(c·average) is skipped and the key moves on along the ring
 	// (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing with Bounded
@@ -125,6 +138,7 @@ type settings struct {
 	noEject        bool
 	invDecay       float64 // 1/DecayTime in 1/ns
 	failPenalty    float64 // ns, 0: automatic
+	slowFactor     float64 // 0: no latency ejection
 	loadFactor     float64
 	replicas       int
 
@@ -143,6 +157,13 @@ type settings struct {
 	// successful estimate, the base of the default failure penalty.
 	ref atomic.Uint64
 	_   [56]byte
+	// median is the median of the nodes' latency estimates (float64 bits,
+	// ns), kept only with SlowFactor, read by every PeakEWMA Done and
+	// written rarely (see slow.go); medMu guards medBuf, its scratch space.
+	median atomic.Uint64
+	_      [56]byte
+	medMu  sync.Mutex
+	medBuf []float64
 
 	// obs delivers Config.Observer's events. With an observer, every
 	// reported change of a node's gate or until word is made under obsMu
@@ -194,6 +215,10 @@ func newSettings(cfg Config) (*settings, error) {
 		return nil, err
 	}
 	s.failPenalty = float64(penalty)
+	s.slowFactor = cfg.SlowFactor
+	if s.slowFactor != 0 && !(s.slowFactor > 1) || math.IsInf(s.slowFactor, 0) {
+		return nil, configErrorf("Config.SlowFactor %v not above 1 or not finite", cfg.SlowFactor)
+	}
 	s.loadFactor = cfg.LoadFactor
 	if s.loadFactor == 0 {
 		s.loadFactor = 1.25

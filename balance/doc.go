@@ -87,6 +87,15 @@
 // honours Retry-After as usual. The pause replaces EjectFor for that
 // ejection and does not lengthen the next one.
 //
+// PeakEWMA can eject for latency too: with Config.SlowFactor set (5 suits
+// a fleet of alike nodes), a successful answer slower than SlowFactor × the
+// median of the nodes' latency estimates counts as a failure in the run,
+// so a node in a brownout leaves rotation after EjectAfter slow answers in
+// a row, within the same cap. P2C by itself keeps sending a slow node the
+// picks in which both candidates are slow (one in ten with two slow nodes
+// of five), and those set the p99. The median follows the fleet: when
+// every node slows down together nobody is an outlier.
+//
 // # Rejection-aware routing
 //
 // A layer between the picker and the node may refuse a call locally,

@@ -84,7 +84,8 @@ type Event struct {
 	// EventUnavailable), or the earliest return (EventNoNodes).
 	Until time.Time
 	// Failures is the run of consecutive failures that caused an
-	// EventEjected.
+	// EventEjected; with Config.SlowFactor a response slower than the bar
+	// counts as a failure in the run.
 	Failures int64
 	// Ejections is the node's ejection count, on EventEjected.
 	Ejections int64

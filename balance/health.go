@@ -17,6 +17,13 @@ func (s *nodeState) forgive() {
 
 func (s *nodeState) fail() {
 	s.failures.Add(1)
+	s.strike()
+}
+
+// strike extends the node's run of failures (a failed Permit, or with
+// Config.SlowFactor a slow success) and ejects it when the run reaches
+// EjectAfter.
+func (s *nodeState) strike() {
 	if s.consecFail.Add(1) < s.cfg.ejectAfter || s.cfg.noEject {
 		return
 	}

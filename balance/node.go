@@ -64,7 +64,8 @@ type healthCounts struct {
 	n           int64
 	ejected     atomic.Int64
 	unavailable atomic.Int64
-	_           [40]byte
+	states      []*nodeState // the snapshot's nodes, for the latency median
+	_           [16]byte
 	total       atomic.Int64 // total in-flight, only when settings.trackTotal
 	_           [56]byte
 }
@@ -102,10 +103,9 @@ func (s *nodeState) finish(start int64, err error) {
 	}
 	switch {
 	case err == nil:
-		if start != 0 {
-			s.observeDone(start, false, v>>32)
-		}
-		if s.consecFail.Load() != 0 {
+		if start != 0 && s.observeDone(start, false, v>>32) {
+			s.strike() // slow enough to count as a failure (Config.SlowFactor)
+		} else if s.consecFail.Load() != 0 {
 			s.consecFail.Store(0)
 		}
 		if s.streak.Load() != 0 {

@@ -142,7 +142,10 @@ func (p *PeakEWMA[N]) AllStats() iter.Seq2[N, NodeStats[N]] { return p.allStats(
 // 64th, so the shared word is written rarely and read only on failures.
 // Before any success the default penalty is 0 (nothing to compare with;
 // ejection still applies).
-func (s *nodeState) observeDone(start int64, failed bool, done uint64) {
+//
+// With Config.SlowFactor it reports whether a successful Permit was slow
+// enough to count as a failure (see slow.go).
+func (s *nodeState) observeDone(start int64, failed bool, done uint64) (slow bool) {
 	cfg := s.cfg
 	now := cfg.now()
 	rtt := float64(now - start)
@@ -152,12 +155,20 @@ func (s *nodeState) observeDone(start int64, failed bool, done uint64) {
 			p = 10 * math.Float64frombits(cfg.ref.Load())
 		}
 		s.observe(max(rtt, p), now)
-		return
+		return false
 	}
 	cost := s.observe(rtt, now)
-	if done&63 == 1 || cfg.ref.Load() == 0 {
+	published := done&63 == 1
+	if published || cfg.ref.Load() == 0 {
 		cfg.ref.Store(math.Float64bits(cost))
 	}
+	if cfg.slowFactor == 0 {
+		return false
+	}
+	if published {
+		cfg.updateMedian(s.counts.Load())
+	}
+	return cfg.slow(rtt)
 }
 
 // observe folds one latency sample into the peak EWMA (Finagle PeakEwma):

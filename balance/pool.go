@@ -57,8 +57,8 @@ func (p *pool[N]) set(nodes []Weighted[N], weighted, initial bool) error {
 	s := &snapshot[N]{
 		nodes:  make([]N, len(nodes)),
 		states: make([]*nodeState, len(nodes)),
-		counts: &healthCounts{n: int64(len(nodes))},
 	}
+	s.counts = &healthCounts{n: int64(len(nodes)), states: s.states}
 	if weighted {
 		s.weights = make([]int, len(nodes))
 	}

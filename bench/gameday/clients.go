@@ -121,7 +121,8 @@ func buildPlain(f *fleet) built {
 //	           (100 tokens, ratio 0.1); Retry-After honoured, capped at 50 ms;
 //	           150 ms per attempt
 //	bulkhead   32 in flight, 32 queued
-//	balance    PeakEWMA with ejection after 3 consecutive failures for 10 s,
+//	balance    PeakEWMA with ejection after 3 consecutive failures, or 3
+//	           answers in a row 5× slower than the nodes' median, for 10 s;
 //	           at most 60% of the nodes ejected
 //	breaker    per host: 90% failures, or a quarter of the calls taking
 //	           100 ms or more, over the last 20 calls (10 at least) open it
@@ -147,7 +148,7 @@ func buildBulwark(f *fleet, hedge bool) (built, error) {
 	if err != nil {
 		return built{}, err
 	}
-	picker, err := balance.NewPeakEWMA(f.addrs(), balance.Config{EjectAfter: 3, EjectFor: 10 * time.Second, MaxEjectedPercent: 60})
+	picker, err := balance.NewPeakEWMA(f.addrs(), balance.Config{EjectAfter: 3, EjectFor: 10 * time.Second, MaxEjectedPercent: 60, SlowFactor: 5})
 	if err != nil {
 		return built{}, err
 	}

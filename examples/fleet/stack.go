@@ -28,7 +28,8 @@ type stack struct {
 //	           becomes a retry on another backend instead of a 300 ms wait
 //	bulkhead   at most `workers` requests in flight and as many queued
 //	balance    PeakEWMA picker: a fresh backend per attempt, away from slow
-//	           ones; three consecutive failures eject a backend for 10 s
+//	           ones; three consecutive failures, or three answers in a row
+//	           5× slower than the backends' median, eject a backend for 10 s
 //	breaker    one breaker per backend: 90% failures over the last 20 calls
 //	           (a backend that is down), or a quarter of them slow (100 ms or
 //	           more, a timed-out attempt included), open it for 2 s, and an
@@ -61,7 +62,7 @@ func newStack(addrs []string, workers int, wrap func(http.RoundTripper) *countin
 	if err != nil {
 		return nil, fmt.Errorf("breaker group: %w", err)
 	}
-	picker, err := balance.NewPeakEWMA(addrs, balance.Config{EjectAfter: 3, EjectFor: 10 * time.Second, MaxEjectedPercent: 60})
+	picker, err := balance.NewPeakEWMA(addrs, balance.Config{EjectAfter: 3, EjectFor: 10 * time.Second, MaxEjectedPercent: 60, SlowFactor: 5})
 	if err != nil {
 		return nil, fmt.Errorf("picker: %w", err)
 	}
