@@ -15,15 +15,18 @@ import (
 
 // TestBalanceMetrics sends six requests round robin over three nodes, of
 // which "a" fails until it is ejected and "c" answers once with a local
-// rejection, and reads the per-node instruments.
+// rejection, and reads every per-node instrument; then Update replaces "a"
+// by "d", which ramps up through its slow start.
 func TestBalanceMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		meter, reader := newMeter(t)
 		m, err := bulwarkotel.Balance(meter)
 		require.NoError(t, err)
-		p, err := balance.NewRoundRobin([]string{"a", "b", "c"}, balance.Config{EjectAfter: 2, EjectFor: time.Minute})
+		p, err := balance.NewRoundRobin([]string{"a", "b", "c"},
+			balance.Config{EjectAfter: 2, EjectFor: time.Minute, SlowStart: 10 * time.Second})
 		require.NoError(t, err)
-		reg, err := bulwarkotel.WatchPicker(m, "backends", p, nil)
+		named := map[string]int{} // nodeName calls by node
+		reg, err := bulwarkotel.WatchPicker(m, "backends", p, func(n string) string { named[n]++; return n })
 		require.NoError(t, err)
 		defer func() { require.NoError(t, reg.Unregister()) }()
 
@@ -49,24 +52,27 @@ func TestBalanceMetrics(t *testing.T) {
 		picks := c.values(t, "bulwark.balance.picks")
 		st := p.Stats()
 		for _, n := range st.Nodes {
-			assert.Equal(t, int64(n.Picks), picks["name=backends,node="+n.Node], "picks of %s", n.Node)
+			assert.Equal(t, n.Picks, picks["name=backends,node="+n.Node], "picks of %s", n.Node)
 		}
-		var total int64
-		for _, v := range picks {
-			total += v
-		}
-		assert.Equal(t, int64(6), total)
-		assert.Equal(t, int64(2), picks["name=backends,node=a"]) // a is ejected after its second failure
+		assert.Equal(t, map[string]int64{"name=backends,node=a": 2, "name=backends,node=b": 3, "name=backends,node=c": 1}, picks,
+			"a is ejected after its second failure, c skipped while unavailable")
+		assert.Equal(t, "{pick}", c.unit("bulwark.balance.picks"))
 		assert.Equal(t, map[string]int64{"name=backends,node=a": 2, "name=backends,node=b": 0, "name=backends,node=c": 0},
 			c.values(t, "bulwark.balance.failures"))
+		assert.Equal(t, map[string]int64{"name=backends,node=a": 0, "name=backends,node=b": 0, "name=backends,node=c": 1},
+			c.values(t, "bulwark.balance.local_rejections"), "a local rejection is not a failure")
+		assert.Equal(t, "{request}", c.unit("bulwark.balance.local_rejections"))
 		assert.Equal(t, map[string]int64{"name=backends,node=a": 1, "name=backends,node=b": 0, "name=backends,node=c": 0},
 			c.values(t, "bulwark.balance.ejections"))
 		assert.Equal(t, map[string]int64{"name=backends,node=a": 1, "name=backends,node=b": 0, "name=backends,node=c": 0},
 			c.values(t, "bulwark.balance.ejected"))
 		assert.Equal(t, map[string]int64{"name=backends,node=a": 0, "name=backends,node=b": 0, "name=backends,node=c": 1},
 			c.values(t, "bulwark.balance.unavailable"))
+		assert.Equal(t, map[string]int64{"name=backends,node=a": 0, "name=backends,node=b": 0, "name=backends,node=c": 0},
+			c.values(t, "bulwark.balance.warming"), "the constructor's nodes start at full share")
 		assert.Equal(t, map[string]int64{"name=backends,node=a": 0, "name=backends,node=b": 1, "name=backends,node=c": 0},
 			c.values(t, "bulwark.balance.in_flight"))
+		assert.False(t, c.present(t, "bulwark.balance.latency"), "RoundRobin has no latency estimate")
 
 		held.Done(nil)
 		time.Sleep(time.Second) // c is available again
@@ -74,6 +80,45 @@ func TestBalanceMetrics(t *testing.T) {
 		assert.Equal(t, int64(0), c.values(t, "bulwark.balance.in_flight")["name=backends,node=b"])
 		assert.Equal(t, int64(0), c.values(t, "bulwark.balance.unavailable")["name=backends,node=c"])
 		assert.Equal(t, int64(1), c.values(t, "bulwark.balance.ejected")["name=backends,node=a"])
+
+		require.NoError(t, p.Update([]string{"b", "c", "d"}))
+		c = collect(t, reader)
+		assert.Equal(t, map[string]int64{"name=backends,node=b": 3, "name=backends,node=c": 1, "name=backends,node=d": 0},
+			c.values(t, "bulwark.balance.picks"), "a removed node leaves, the others keep their counters")
+		assert.Equal(t, map[string]int64{"name=backends,node=b": 0, "name=backends,node=c": 0, "name=backends,node=d": 1},
+			c.values(t, "bulwark.balance.warming"), "an added node ramps up")
+		time.Sleep(10 * time.Second)
+		c = collect(t, reader)
+		assert.Equal(t, int64(0), c.values(t, "bulwark.balance.warming")["name=backends,node=d"], "the ramp is over")
+		assert.Equal(t, map[string]int{"a": 1, "b": 1, "c": 1, "d": 1}, named, "each node is named once, on its first collection")
+	})
+}
+
+// TestBalanceLatency reads PeakEWMA's latency estimate, in seconds, after
+// one request of 200 ms: the peak EWMA takes a sample above its estimate
+// at once.
+func TestBalanceLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		meter, reader := newMeter(t)
+		m, err := bulwarkotel.Balance(meter)
+		require.NoError(t, err)
+		p, err := balance.NewPeakEWMA([]string{"a"}, balance.Config{})
+		require.NoError(t, err)
+		reg, err := bulwarkotel.WatchPicker(m, "backends", p, nil)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, reg.Unregister()) }()
+		assert.False(t, collect(t, reader).present(t, "bulwark.balance.latency"), "no sample, no estimate")
+
+		permit, err := p.Pick()
+		require.NoError(t, err)
+		time.Sleep(200 * time.Millisecond)
+		permit.Done(nil)
+		c := collect(t, reader)
+		assert.Equal(t, "s", c.unit("bulwark.balance.latency"))
+		got := floatGauge(t, c, "bulwark.balance.latency")
+		assert.Equal(t, p.Stats().Nodes[0].Latency.Seconds(), got["name=backends,node=a"], "from Stats")
+		assert.InDelta(t, 0.2, got["name=backends,node=a"], 1e-9)
+		assert.Len(t, got, 1)
 	})
 }
 

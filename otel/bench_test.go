@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/balance"
 	"github.com/bulwark-go/bulwark/breaker"
 	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/cache"
 	bulwarkotel "github.com/bulwark-go/bulwark/otel"
 	"github.com/bulwark-go/bulwark/retry"
 	"go.opentelemetry.io/otel/metric"
@@ -81,5 +83,26 @@ func BenchmarkObserveBulkhead(b *testing.B) {
 	benchObserve(b, m.Observe, []namedEvent[bulkhead.Event]{
 		{"rejected", bulkhead.Event{Kind: bulkhead.EventRejected, Name: "db", Reason: bulkhead.ReasonFull, Err: bulkhead.ErrFull}},
 		{"success", bulkhead.Event{Kind: bulkhead.EventSuccess, Name: "db", RTT: 20 * time.Millisecond}},
+	})
+}
+
+func BenchmarkObserveCache(b *testing.B) {
+	m, err := bulwarkotel.Cache(benchMeter(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchObserve(b, bulwarkotel.CacheObserver[string](m), []namedEvent[cache.Event[string]]{
+		{"hit", cache.Event[string]{Kind: cache.EventHit, Name: "users", Key: "k"}},
+		{"load", cache.Event[string]{Kind: cache.EventLoad, Name: "users", Key: "k", Duration: 20 * time.Millisecond}},
+	})
+}
+
+func BenchmarkObserveBalance(b *testing.B) {
+	m, err := bulwarkotel.Balance(benchMeter(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchObserve(b, m.Observe, []namedEvent[balance.Event]{
+		{"no_nodes", balance.Event{Kind: balance.EventNoNodes, Name: "backends", Err: balance.ErrNoNodes}},
 	})
 }

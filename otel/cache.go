@@ -15,44 +15,50 @@ import (
 // metrics than without; the load durations come from the caches' events,
 // through the observer CacheObserver returns:
 //
-//	bulwark.cache.lookups        counter (async)        {lookup}   name, outcome: Get and GetOrLoad calls, hit or miss
+//	bulwark.cache.requests       counter (async)        {request}  name, outcome: Get and GetOrLoad calls, hit or miss
 //	bulwark.cache.evictions      counter (async)        {entry}    name, reason: capacity, expired, deleted, replaced, cleared
-//	bulwark.cache.loads          counter (async)        {load}     name, outcome: loader calls ended, success or failure
+//	bulwark.cache.loads          counter (async)        {load}     name, outcome: loader calls, success or failure
 //	bulwark.cache.refreshes      counter (async)        {load}     name: background loads started (also in loads)
 //	bulwark.cache.size           updowncounter (async)  {entry}    name: entries held
 //	bulwark.cache.load.duration  histogram              s          name, outcome (success, failure), kind (foreground, refresh)
 //
+// bulwark.cache.loads counts every loader call from its start
+// (Stats.Loads): those whose error the cache stored (Stats.LoadErrors) with
+// outcome failure, the others (succeeded, still running, or failed with a
+// result the cache dropped) with outcome success.
+//
 // It is safe for concurrent use.
 type CacheMetrics struct {
-	meter                                metric.Meter
-	lookups, evictions, loads, refreshes metric.Int64ObservableCounter
-	size                                 metric.Int64ObservableUpDownCounter
-	duration                             metric.Float64Histogram
-	attrs                                byName[cacheAttrs]
+	meter                                 metric.Meter
+	requests, evictions, loads, refreshes metric.Int64ObservableCounter
+	size                                  metric.Int64ObservableUpDownCounter
+	duration                              metric.Float64Histogram
+	attrs                                 byName[cacheAttrs]
 }
 
 // cacheAttrs are one cache name's attribute sets, built once.
 type cacheAttrs struct {
-	name, hit, miss, success, failure metric.MeasurementOption
-	reasons                           [6]metric.MeasurementOption // by cache.EvictReason
+	name, hit, miss, success, failure attrs
+	reasons                           [6]attrs // by cache.EvictReason
 	// load are the load duration's sets, by [refresh][failure].
 	load [2][2]attrs
 }
 
 func newCacheAttrs(name string) *cacheAttrs {
+	n := keyName.String(name)
 	a := &cacheAttrs{
-		name:    with(keyName.String(name)),
-		hit:     with(keyName.String(name), keyOutcome.String("hit")),
-		miss:    with(keyName.String(name), keyOutcome.String("miss")),
-		success: with(keyName.String(name), keyOutcome.String("success")),
-		failure: with(keyName.String(name), keyOutcome.String("failure")),
+		name:    newAttrs(n),
+		hit:     newAttrs(n, keyOutcome.String("hit")),
+		miss:    newAttrs(n, keyOutcome.String("miss")),
+		success: newAttrs(n, keyOutcome.String("success")),
+		failure: newAttrs(n, keyOutcome.String("failure")),
 	}
 	for r := range a.reasons {
-		a.reasons[r] = with(keyName.String(name), keyReason.String(cache.EvictReason(r).String()))
+		a.reasons[r] = newAttrs(n, keyReason.String(cache.EvictReason(r).String()))
 	}
 	for i, kind := range [2]string{"foreground", "refresh"} {
 		for j, outcome := range [2]string{"success", "failure"} {
-			a.load[i][j] = newAttrs(keyName.String(name), keyOutcome.String(outcome), keyKind.String(kind))
+			a.load[i][j] = newAttrs(n, keyOutcome.String(outcome), keyKind.String(kind))
 		}
 	}
 	return a
@@ -70,7 +76,7 @@ func newCacheAttrs(name string) *cacheAttrs {
 func Cache(meter metric.Meter) (*CacheMetrics, error) {
 	m := &CacheMetrics{meter: meter, attrs: byName[cacheAttrs]{build: newCacheAttrs}}
 	var errs [6]error
-	m.lookups, errs[0] = meter.Int64ObservableCounter("bulwark.cache.lookups", metric.WithUnit("{lookup}"),
+	m.requests, errs[0] = meter.Int64ObservableCounter("bulwark.cache.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("Get and GetOrLoad calls, by outcome (hit or miss)."))
 	m.evictions, errs[1] = meter.Int64ObservableCounter("bulwark.cache.evictions", metric.WithUnit("{entry}"),
 		metric.WithDescription("Entries that left a cache, by reason."))
@@ -101,20 +107,20 @@ func (m *CacheMetrics) Watch(name string, c Sized) (metric.Registration, error) 
 	a := m.attrs.get(name)
 	return m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := c.Stats()
-		o.ObserveInt64(m.lookups, st.Hits, a.hit)
-		o.ObserveInt64(m.lookups, st.Misses, a.miss)
+		o.ObserveInt64(m.requests, st.Hits, a.hit.obs...)
+		o.ObserveInt64(m.requests, st.Misses, a.miss.obs...)
 		e := st.Evictions
-		o.ObserveInt64(m.evictions, e.Capacity, a.reasons[cache.EvictCapacity])
-		o.ObserveInt64(m.evictions, e.Expired, a.reasons[cache.EvictExpired])
-		o.ObserveInt64(m.evictions, e.Deleted, a.reasons[cache.EvictDeleted])
-		o.ObserveInt64(m.evictions, e.Replaced, a.reasons[cache.EvictReplaced])
-		o.ObserveInt64(m.evictions, e.Cleared, a.reasons[cache.EvictCleared])
-		o.ObserveInt64(m.loads, st.Loads-st.LoadErrors, a.success)
-		o.ObserveInt64(m.loads, st.LoadErrors, a.failure)
-		o.ObserveInt64(m.refreshes, st.Refreshes, a.name)
-		o.ObserveInt64(m.size, int64(c.Len()), a.name)
+		o.ObserveInt64(m.evictions, e.Capacity, a.reasons[cache.EvictCapacity].obs...)
+		o.ObserveInt64(m.evictions, e.Expired, a.reasons[cache.EvictExpired].obs...)
+		o.ObserveInt64(m.evictions, e.Deleted, a.reasons[cache.EvictDeleted].obs...)
+		o.ObserveInt64(m.evictions, e.Replaced, a.reasons[cache.EvictReplaced].obs...)
+		o.ObserveInt64(m.evictions, e.Cleared, a.reasons[cache.EvictCleared].obs...)
+		o.ObserveInt64(m.loads, st.Loads-st.LoadErrors, a.success.obs...)
+		o.ObserveInt64(m.loads, st.LoadErrors, a.failure.obs...)
+		o.ObserveInt64(m.refreshes, st.Refreshes, a.name.obs...)
+		o.ObserveInt64(m.size, int64(c.Len()), a.name.obs...)
 		return nil
-	}, m.lookups, m.evictions, m.loads, m.refreshes, m.size)
+	}, m.requests, m.evictions, m.loads, m.refreshes, m.size)
 }
 
 // CacheObserver returns the Config.Observer of a cache with keys of type K

@@ -42,7 +42,7 @@ func TestCacheMetrics(t *testing.T) {
 
 	got := collect(t, reader)
 	assert.Equal(t, map[string]int64{"name=users,outcome=hit": 1, "name=users,outcome=miss": 3},
-		got.values(t, "bulwark.cache.lookups"))
+		got.values(t, "bulwark.cache.requests"))
 	assert.Equal(t, map[string]int64{
 		"name=users,reason=capacity": 1, "name=users,reason=expired": 0, "name=users,reason=deleted": 1,
 		"name=users,reason=replaced": 1, "name=users,reason=cleared": 0,
@@ -52,7 +52,7 @@ func TestCacheMetrics(t *testing.T) {
 	assert.Equal(t, map[string]int64{"name=users": 0}, got.values(t, "bulwark.cache.refreshes"))
 	assert.Equal(t, map[string]int64{"name=users": 1}, got.values(t, "bulwark.cache.size"))
 	st := c.Stats()
-	assert.Equal(t, st.Hits, got.values(t, "bulwark.cache.lookups")["name=users,outcome=hit"], "from Stats")
+	assert.Equal(t, st.Hits, got.values(t, "bulwark.cache.requests")["name=users,outcome=hit"], "from Stats")
 }
 
 // scriptLoads runs, in a synctest bubble, five loads of known durations on

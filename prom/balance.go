@@ -12,14 +12,16 @@ import (
 // (package balance): the Picks a picker refused, from its events, and per
 // node, from its stats read at each scrape by WatchPicker:
 //
-//	bulwark_balance_rejections_total{name,reason}  counter: Picks that found no usable node (reason no_nodes)
-//	bulwark_balance_picks_total{name,node}         counter
-//	bulwark_balance_failures_total{name,node}      counter
-//	bulwark_balance_ejections_total{name,node}     counter
-//	bulwark_balance_in_flight{name,node}           gauge
-//	bulwark_balance_ejected{name,node}             gauge: 1 while ejected
-//	bulwark_balance_unavailable{name,node}         gauge: 1 while a guard below refuses it
-//	bulwark_balance_latency_seconds{name,node}     gauge: PeakEWMA's estimate
+//	bulwark_balance_rejections_total{name,reason}     counter: Picks that found no usable node (reason no_nodes)
+//	bulwark_balance_picks_total{name,node}            counter
+//	bulwark_balance_failures_total{name,node}         counter
+//	bulwark_balance_local_rejections_total{name,node} counter: refused by a guard below, not sent
+//	bulwark_balance_ejections_total{name,node}        counter
+//	bulwark_balance_in_flight{name,node}              gauge
+//	bulwark_balance_ejected{name,node}                gauge: 1 while ejected
+//	bulwark_balance_unavailable{name,node}            gauge: 1 while a guard below refuses it
+//	bulwark_balance_warming{name,node}                gauge: 1 during its slow-start ramp
+//	bulwark_balance_latency_seconds{name,node}        gauge: PeakEWMA's estimate
 //
 // The per-node counters are the pickers' own (NodeStats): a Pick costs
 // nothing more with metrics than without. A refused Pick is the only
@@ -29,11 +31,11 @@ import (
 // pickers, told apart by their names; register it once per registry. It
 // is safe for concurrent use.
 type BalanceMetrics struct {
-	rejections                              *prometheus.CounterVec
-	picks, failures, ejections              *prometheus.Desc
-	inFlight, ejected, unavailable, latency *prometheus.Desc
-	children                                byName[balanceChildren]
-	pickers                                 watchList[*pickerSource]
+	rejections                                       *prometheus.CounterVec
+	picks, failures, localRejections, ejections      *prometheus.Desc
+	inFlight, ejected, unavailable, warming, latency *prometheus.Desc
+	children                                         byName[balanceChildren]
+	pickers                                          watchList[*pickerSource]
 }
 
 // balanceChildren are one picker name's series, created at zero with the
@@ -63,12 +65,15 @@ func Balance() *BalanceMetrics {
 	m := &BalanceMetrics{
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_balance_rejections_total",
 			Help: "Picks that found no usable node, by reason."}, []string{"name", "reason"}),
-		picks:       desc("bulwark_balance_picks_total", "Permits a picker handed out for a node."),
-		failures:    desc("bulwark_balance_failures_total", "Requests to a node that failed."),
+		picks:    desc("bulwark_balance_picks_total", "Permits a picker handed out for a node."),
+		failures: desc("bulwark_balance_failures_total", "Requests to a node that failed."),
+		localRejections: desc("bulwark_balance_local_rejections_total",
+			"Requests to a node that a guard below the picker refused locally: not sent, not failures."),
 		ejections:   desc("bulwark_balance_ejections_total", "Times a node was ejected by outlier detection."),
 		inFlight:    desc("bulwark_balance_in_flight", "Requests to a node not yet finished."),
 		ejected:     desc("bulwark_balance_ejected", "1 while the node is ejected, else 0."),
 		unavailable: desc("bulwark_balance_unavailable", "1 while a guard below the picker refuses work for the node, else 0."),
+		warming:     desc("bulwark_balance_warming", "1 while the node is in its slow-start ramp, else 0."),
 		latency:     desc("bulwark_balance_latency_seconds", "PeakEWMA's latency estimate of the node."),
 	}
 	m.children.build = func(name string) *balanceChildren {
@@ -118,10 +123,12 @@ func WatchPicker[N comparable](m *BalanceMetrics, name string, p StatsPicker[N],
 			}
 			counter(m.picks, float64(ns.Picks))
 			counter(m.failures, float64(ns.Failures))
+			counter(m.localRejections, float64(ns.Rejections))
 			counter(m.ejections, float64(ns.Ejections))
 			gauge(ch, m.inFlight, float64(ns.InFlight), name, node)
 			gauge(ch, m.ejected, boolFloat(ns.Ejected), name, node)
 			gauge(ch, m.unavailable, boolFloat(ns.Unavailable), name, node)
+			gauge(ch, m.warming, boolFloat(ns.Warming), name, node)
 			if ns.Latency > 0 {
 				gauge(ch, m.latency, ns.Latency.Seconds(), name, node)
 			}
@@ -147,7 +154,8 @@ func boolFloat(b bool) float64 {
 // Describe implements prometheus.Collector.
 func (m *BalanceMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.rejections.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.picks, m.failures, m.ejections, m.inFlight, m.ejected, m.unavailable, m.latency} {
+	for _, d := range []*prometheus.Desc{m.picks, m.failures, m.localRejections, m.ejections,
+		m.inFlight, m.ejected, m.unavailable, m.warming, m.latency} {
 		ch <- d
 	}
 }

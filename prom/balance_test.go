@@ -18,12 +18,14 @@ import (
 // TestBalanceMetrics sends six requests round robin over three nodes: "a"
 // fails until it is ejected (after two failures), "c" answers its first
 // with a local rejection (and is skipped for UnavailableFor), and the first
-// request to "b" stays in flight.
+// request to "b" stays in flight. Then Update replaces "a" by "d", which
+// ramps up through its slow start.
 func TestBalanceMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := bulwarkprom.Balance()
 		require.NoError(t, prometheus.NewPedanticRegistry().Register(m))
-		p, err := balance.NewRoundRobin([]string{"a", "b", "c"}, balance.Config{EjectAfter: 2, EjectFor: time.Minute})
+		p, err := balance.NewRoundRobin([]string{"a", "b", "c"},
+			balance.Config{EjectAfter: 2, EjectFor: time.Minute, SlowStart: 10 * time.Second})
 		require.NoError(t, err)
 		defer bulwarkprom.WatchPicker(m, "backends", p, nil)()
 
@@ -50,6 +52,52 @@ func TestBalanceMetrics(t *testing.T) {
 
 		compare(t, m, golden(t, "balance.txt"))
 		held.Done(nil)
+
+		require.NoError(t, p.Update([]string{"b", "c", "d"}))
+		const picks = `
+# HELP bulwark_balance_picks_total Permits a picker handed out for a node.
+# TYPE bulwark_balance_picks_total counter
+bulwark_balance_picks_total{name="backends",node="b"} 3
+bulwark_balance_picks_total{name="backends",node="c"} 1
+bulwark_balance_picks_total{name="backends",node="d"} 0
+`
+		compare(t, m, picks+`
+# HELP bulwark_balance_warming 1 while the node is in its slow-start ramp, else 0.
+# TYPE bulwark_balance_warming gauge
+bulwark_balance_warming{name="backends",node="b"} 0
+bulwark_balance_warming{name="backends",node="c"} 0
+bulwark_balance_warming{name="backends",node="d"} 1
+`)
+		time.Sleep(10 * time.Second) // the ramp is over
+		compare(t, m, picks+`
+# HELP bulwark_balance_warming 1 while the node is in its slow-start ramp, else 0.
+# TYPE bulwark_balance_warming gauge
+bulwark_balance_warming{name="backends",node="b"} 0
+bulwark_balance_warming{name="backends",node="c"} 0
+bulwark_balance_warming{name="backends",node="d"} 0
+`)
+	})
+}
+
+// TestBalanceLatency reads PeakEWMA's latency estimate, in seconds, after
+// one request of 200 ms: the peak EWMA takes a sample above its estimate
+// at once. Before any sample there is no estimate and no series.
+func TestBalanceLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := bulwarkprom.Balance()
+		p, err := balance.NewPeakEWMA([]string{"a"}, balance.Config{})
+		require.NoError(t, err)
+		defer bulwarkprom.WatchPicker(m, "backends", p, nil)()
+		assert.Zero(t, testutil.CollectAndCount(m, "bulwark_balance_latency_seconds"))
+		permit, err := p.Pick()
+		require.NoError(t, err)
+		time.Sleep(200 * time.Millisecond)
+		permit.Done(nil)
+		compare(t, m, `
+# HELP bulwark_balance_latency_seconds PeakEWMA's latency estimate of the node.
+# TYPE bulwark_balance_latency_seconds gauge
+bulwark_balance_latency_seconds{name="backends",node="a"} 0.2
+`)
 	})
 }
 

@@ -13,20 +13,25 @@ import (
 // come from the caches' events, through the observer CacheObserver
 // returns:
 //
-//	bulwark_cache_lookups_total{name,outcome}                counter: Get and GetOrLoad calls, outcome hit or miss
+//	bulwark_cache_requests_total{name,outcome}               counter: Get and GetOrLoad calls, outcome hit or miss
 //	bulwark_cache_evictions_total{name,reason}               counter: entries that left, reason capacity, expired, deleted, replaced or cleared
-//	bulwark_cache_loads_total{name,outcome}                  counter: loader calls ended, outcome success or failure
+//	bulwark_cache_loads_total{name,outcome}                  counter: loader calls, outcome success or failure
 //	bulwark_cache_refreshes_total{name}                      counter: background loads started (also in loads)
 //	bulwark_cache_size{name}                                 gauge: entries held
 //	bulwark_cache_load_duration_seconds{kind,name,outcome}   histogram: loader calls, kind foreground or refresh, outcome success or failure
 //
+// bulwark_cache_loads_total counts every loader call from its start
+// (Stats.Loads): those whose error the cache stored (Stats.LoadErrors) with
+// outcome failure, the others (succeeded, still running, or failed with a
+// result the cache dropped) with outcome success.
+//
 // Register it once per registry. One CacheMetrics serves any number of
 // caches, told apart by their names. It is safe for concurrent use.
 type CacheMetrics struct {
-	lookups, evictions, loads, refreshes, size *prometheus.Desc
-	duration                                   *prometheus.HistogramVec
-	children                                   byName[cacheChildren]
-	caches                                     watchList[namedCache]
+	requests, evictions, loads, refreshes, size *prometheus.Desc
+	duration                                    *prometheus.HistogramVec
+	children                                    byName[cacheChildren]
+	caches                                      watchList[namedCache]
 }
 
 // cacheChildren are one cache name's load histograms, by [refresh][failed]
@@ -58,7 +63,7 @@ type Sized interface {
 //	stop := m.Watch("users", c)
 func Cache() *CacheMetrics {
 	m := &CacheMetrics{
-		lookups: prometheus.NewDesc("bulwark_cache_lookups_total",
+		requests: prometheus.NewDesc("bulwark_cache_requests_total",
 			"Get and GetOrLoad calls, by outcome (hit or miss).", []string{"name", "outcome"}, nil),
 		evictions: prometheus.NewDesc("bulwark_cache_evictions_total",
 			"Entries that left a cache, by reason.", []string{"name", "reason"}, nil),
@@ -132,7 +137,7 @@ func (m *CacheMetrics) Watch(name string, c Sized) (stop func()) {
 
 // Describe implements prometheus.Collector.
 func (m *CacheMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.lookups, m.evictions, m.loads, m.refreshes, m.size} {
+	for _, d := range []*prometheus.Desc{m.requests, m.evictions, m.loads, m.refreshes, m.size} {
 		ch <- d
 	}
 	m.duration.Describe(ch)
@@ -143,8 +148,8 @@ func (m *CacheMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.duration.Collect(ch)
 	for _, w := range m.caches.snapshot() {
 		st := w.c.Stats()
-		counter(ch, m.lookups, st.Hits, w.name, "hit")
-		counter(ch, m.lookups, st.Misses, w.name, "miss")
+		counter(ch, m.requests, st.Hits, w.name, "hit")
+		counter(ch, m.requests, st.Misses, w.name, "miss")
 		e := st.Evictions
 		for _, r := range []struct {
 			reason cache.EvictReason

@@ -2,6 +2,9 @@ package bulwarkprom_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// everySeries returns the retry, breaker, bulkhead and cache collectors
-// with one event of every kind recorded and one object of each kind
-// watched, so that every series they can expose is there, and the balance
-// collector with one refused Pick (its per-node series are checked by
-// TestBalanceMetrics).
+// everySeries returns the collectors with one event of every kind recorded
+// and one object of each kind watched — a PeakEWMA picker with a latency
+// sample among them — so that every series they can expose is there.
 func everySeries(t *testing.T) []prometheus.Collector {
 	t.Helper()
 	rm := bulwarkprom.Retry()
@@ -68,13 +69,22 @@ func everySeries(t *testing.T) []prometheus.Collector {
 
 	pm := bulwarkprom.Balance()
 	pm.Observe(balance.Event{Kind: balance.EventNoNodes, Name: "p", Err: balance.ErrNoNodes})
+	p, err := balance.NewPeakEWMA([]string{"a"}, balance.Config{Name: "p", Observer: pm.Observe})
+	require.NoError(t, err)
+	t.Cleanup(bulwarkprom.WatchPicker(pm, "p", p, nil))
+	permit, err := p.Pick()
+	require.NoError(t, err)
+	permit.Done(nil) // a latency sample
+	require.Positive(t, p.Stats().Nodes[0].Latency)
 	return []prometheus.Collector{rm, bm, hm, cm, pm}
 }
 
-// TestSeriesNames checks every series' name, type and labels: they are
-// those OpenTelemetry's Prometheus exporter gives package bulwarkotel's
-// instruments (its TestPrometheusNames checks the same table), so one
-// dashboard serves both modules.
+// TestSeriesNames checks every series' name, type and labels against
+// testdata/names.txt (rewritten with -update), one line per series. They
+// are those OpenTelemetry's Prometheus exporter gives package
+// bulwarkotel's instruments: its TestPrometheusNames checks them against
+// its own copy of the file, and its TestNamesMatchProm that the two copies
+// are equal, so one dashboard serves both modules.
 func TestSeriesNames(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	for _, c := range everySeries(t) {
@@ -82,46 +92,21 @@ func TestSeriesNames(t *testing.T) {
 	}
 	families, err := reg.Gather()
 	require.NoError(t, err)
-	got := map[string]string{}
-	for _, f := range families {
+	var got strings.Builder
+	for _, f := range families { // sorted by name
 		var labels []string
 		for _, l := range f.GetMetric()[0].GetLabel() {
 			labels = append(labels, l.GetName())
 		}
-		got[f.GetName()] = f.GetType().String() + " " + strings.Join(labels, ",")
+		fmt.Fprintf(&got, "%s %s %s\n", f.GetName(), f.GetType(), strings.Join(labels, ","))
 	}
-	assert.Equal(t, map[string]string{
-		"bulwark_retry_calls_total":               "COUNTER name,outcome",
-		"bulwark_retry_attempts_total":            "COUNTER name,outcome",
-		"bulwark_retry_retries_total":             "COUNTER name,reason",
-		"bulwark_retry_budget_refusals_total":     "COUNTER name",
-		"bulwark_retry_delay_seconds":             "HISTOGRAM name",
-		"bulwark_retry_hedges_total":              "COUNTER name",
-		"bulwark_retry_hedge_wins_total":          "COUNTER name",
-		"bulwark_retry_budget_tokens":             "GAUGE name",
-		"bulwark_breaker_calls_total":             "COUNTER name,outcome",
-		"bulwark_breaker_slow_calls_total":        "COUNTER name,outcome",
-		"bulwark_breaker_rejections_total":        "COUNTER name,reason",
-		"bulwark_breaker_shadow_rejections_total": "COUNTER name,reason",
-		"bulwark_breaker_probes_total":            "COUNTER name",
-		"bulwark_breaker_transitions_total":       "COUNTER from,name,to",
-		"bulwark_breaker_state":                   "GAUGE name,state",
-		"bulwark_bulkhead_rejections_total":       "COUNTER name,reason",
-		"bulwark_bulkhead_cancellations_total":    "COUNTER name",
-		"bulwark_bulkhead_limit_changes_total":    "COUNTER name",
-		"bulwark_bulkhead_call_duration_seconds":  "HISTOGRAM name,outcome",
-		"bulwark_bulkhead_admissions_total":       "COUNTER name",
-		"bulwark_bulkhead_in_flight":              "GAUGE name",
-		"bulwark_bulkhead_queued":                 "GAUGE name",
-		"bulwark_bulkhead_limit":                  "GAUGE name",
-		"bulwark_cache_lookups_total":             "COUNTER name,outcome",
-		"bulwark_cache_evictions_total":           "COUNTER name,reason",
-		"bulwark_cache_loads_total":               "COUNTER name,outcome",
-		"bulwark_cache_refreshes_total":           "COUNTER name",
-		"bulwark_cache_size":                      "GAUGE name",
-		"bulwark_cache_load_duration_seconds":     "HISTOGRAM kind,name,outcome",
-		"bulwark_balance_rejections_total":        "COUNTER name,reason",
-	}, got)
+	path := filepath.Join("testdata", "names.txt")
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got.String()), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), got.String())
 }
 
 // TestLint runs promlint, the checks of `promtool check metrics`, over

@@ -5,10 +5,10 @@
 // exports through OpenTelemetry's Prometheus exporter, so the program can
 // serve /metrics on a loopback port; it sends a few dozen requests, reads
 // some pages twice through the cache, then sends one more request after
-// every backend has left the picker (refused: no nodes), scrapes itself
-// once, prints the interesting series and exits (non-zero if the numbers
-// do not add up). An OTLP exporter
-// would take the same instruments unchanged.
+// every backend has left the picker (refused: no nodes) and a few once
+// they are back, scrapes itself once, prints the interesting series and
+// exits (non-zero if the numbers do not add up). An OTLP exporter would
+// take the same instruments unchanged.
 //
 //	go run ./examples/stack
 package main
@@ -41,6 +41,7 @@ import (
 const (
 	requests = 40
 	pages    = 8 // distinct pages, each read twice through the cache
+	after    = 6 // requests once the backends are back
 )
 
 func main() {
@@ -208,6 +209,27 @@ func run(out io.Writer) error {
 		return fmt.Errorf("a request with no backend: %w, want balance.ErrNoNodes", err)
 	}
 
+	// The backends come back. Nodes that left and returned start with fresh
+	// counters, so the per-node series count only these requests. The
+	// failing backend's breaker is still open: the picker sees its refusal
+	// as a local rejection, holds the node while the breaker stays open,
+	// and the retrier moves on to another node.
+	if err := picker.Update(nodes); err != nil {
+		return err
+	}
+	for range after {
+		resp, err := client.Get("http://backend/")
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("a request after the backends came back: %s", resp.Status)
+		}
+	}
+	fmt.Fprintf(out, "%d/%d requests succeeded after the backends came back\n", after, after)
+
 	// Serve /metrics, scrape it once, stop.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -228,17 +250,20 @@ func run(out io.Writer) error {
 	}
 	defer resp.Body.Close()
 	fmt.Fprintf(out, "GET http://%s/metrics: %s; the non-zero bulwark series:\n", ln.Addr(), resp.Status)
-	return printSeries(out, resp.Body, nodes[2])
+	return printSeries(out, resp.Body, nodes[0], nodes[2])
 }
 
 // printSeries prints the non-zero samples of the bulwark series (histogram
 // buckets left out) and checks that the failing node's breaker is open,
 // that the retrier counted every request and page load as a call, that
-// every page load was timed, and that the request with no backend was
-// counted as a rejection.
-func printSeries(out io.Writer, body io.Reader, bad string) error {
-	open, counted, timed, rejected := false, false, false, false
-	calls := fmt.Sprintf(`bulwark_retry_calls_total{name="client",outcome="success"} %d`, requests+pages)
+// every page load was timed, that the request with no backend was counted
+// as a rejection, that a healthy node's picks and the failing node's local
+// rejections are reported.
+func printSeries(out io.Writer, body io.Reader, good, bad string) error {
+	open, counted, timed, rejected, picked, refused := false, false, false, false, false, false
+	calls := fmt.Sprintf(`bulwark_retry_calls_total{name="client",outcome="success"} %d`, requests+pages+after)
+	picks := fmt.Sprintf(`bulwark_balance_picks_total{name="backends",node="%s"} `, good)
+	localRejections := fmt.Sprintf(`bulwark_balance_local_rejections_total{name="backends",node="%s"} `, bad)
 	loads := fmt.Sprintf(`bulwark_cache_load_duration_seconds_count{kind="foreground",name="pages",outcome="success"} %d`, pages)
 	const rejections = `bulwark_balance_rejections_total{name="backends",reason="no_nodes"} `
 	sc := bufio.NewScanner(body)
@@ -255,6 +280,8 @@ func printSeries(out io.Writer, body io.Reader, bad string) error {
 		counted = counted || line == calls
 		timed = timed || line == loads
 		rejected = rejected || (strings.HasPrefix(line, rejections) && !strings.HasSuffix(line, " 0"))
+		picked = picked || strings.HasPrefix(line, picks) // a zero is not printed
+		refused = refused || strings.HasPrefix(line, localRejections)
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -270,6 +297,12 @@ func printSeries(out io.Writer, body io.Reader, bad string) error {
 	}
 	if !rejected {
 		return fmt.Errorf("no series %q above 0", rejections)
+	}
+	if !picked {
+		return fmt.Errorf("no series %q above 0", picks)
+	}
+	if !refused {
+		return fmt.Errorf("no series %q above 0", localRejections)
 	}
 	return nil
 }
