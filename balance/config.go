@@ -162,8 +162,12 @@ type settings struct {
 	// written rarely (see slow.go); medMu guards medBuf, its scratch space.
 	median atomic.Uint64
 	_      [56]byte
-	medMu  sync.Mutex
-	medBuf []float64
+	// lastFast is the now() of a recent answer within the slow bar,
+	// written at most every fastStep ns (see slow.go).
+	lastFast atomic.Int64
+	_        [56]byte
+	medMu    sync.Mutex
+	medBuf   []float64
 
 	// obs delivers Config.Observer's events. With an observer, every
 	// reported change of a node's gate or until word is made under obsMu

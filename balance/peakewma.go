@@ -168,7 +168,7 @@ func (s *nodeState) observeDone(start int64, failed bool, done uint64) (slow boo
 	if published {
 		cfg.updateMedian(s.counts.Load())
 	}
-	return cfg.slow(rtt)
+	return cfg.slow(start, now, rtt)
 }
 
 // observe folds one latency sample into the peak EWMA (Finagle PeakEwma):

@@ -24,14 +24,36 @@ import "math"
 // recomputation copies the estimates into a scratch buffer and selects the
 // lower median; if another Done is recomputing, it skips. Comparing each
 // response (not the peak estimate, which one spike sets) with the median
-// makes a single slow response count once.
+// makes a single slow response count once; and a response counts only if
+// some answer came back in time while it was already late (see slow).
 
-// slow reports whether a successful response's latency rtt (ns) is an
-// outlier: above SlowFactor times the median, once a median is known.
-func (cfg *settings) slow(rtt float64) bool {
+// slow reports whether a successful response that started at start and
+// ended at now, rtt ns later, is an outlier: above SlowFactor times the
+// median, once a median is known, while some other answer came back within
+// that bar after this one had already outlived it. The last condition
+// tells a slow node from a stalled process: when the whole process pauses
+// (a long GC, a descheduled VM, a starved CI machine), every answer it
+// holds comes back late at once and none in time meanwhile, so none
+// counts. A fast answer records its time at most every fastStep, which
+// delays the evidence by that much at most.
+func (cfg *settings) slow(start, now int64, rtt float64) bool {
 	m := math.Float64frombits(cfg.median.Load())
-	return m > 0 && rtt > cfg.slowFactor*m
+	if m == 0 {
+		return false
+	}
+	bar := cfg.slowFactor * m
+	if rtt <= bar {
+		if now-cfg.lastFast.Load() >= fastStep {
+			cfg.lastFast.Store(now)
+		}
+		return false
+	}
+	return float64(cfg.lastFast.Load()-start) > bar
 }
+
+// fastStep is how often (ns) fast answers record their time: at most
+// 10,000 writes a second to a word every fast Done reads.
+const fastStep = 100_000
 
 // updateMedian recomputes the median of the estimates of c's nodes unless
 // another goroutine is doing it. c is nil for a node removed by Update.
