@@ -6,109 +6,128 @@ import (
 	"sync/atomic"
 )
 
-// Hill climbing of TinyLFU's window share (Einziger, Eytan, Friedman,
-// Manes, "Adaptive Software Cache Management", Middleware 2018,
-// https://dl.acm.org/doi/10.1145/3274808.3274816). A small window suits
+// Climbing of TinyLFU's window share. A small window suits
 // frequency-skewed traffic, scans and loops (the sketch filters what
 // enters the main segment); a large one suits traffic whose popular keys
 // keep moving to new keys, where recency predicts better than frequency
 // and a small window makes new keys lose to old ones the sketch still
-// counts. No fixed share is best for both, so the cache measures its hit
-// ratio over a sample of requests, moves the share by a step, and keeps
-// moving that way while the hit ratio improves; when it worsens it turns
-// back with half the step.
+// counts. No fixed share is best for both, so the share moves in steps,
+// as in the hill climber of Einziger, Eytan, Friedman, Manes, "Adaptive
+// Software Cache Management", Middleware 2018
+// (https://dl.acm.org/doi/10.1145/3274808.3274816): once per sample of
+// requests it takes a step, keeps the direction while the evidence points
+// the same way, and grows the step by half each time.
 //
-// Departures from the paper's plain climber, against the noise of a
-// sampled hit ratio, which otherwise makes the share wander away from the
-// small window skewed traffic wants: a change smaller than twice the
-// sampling error of the difference of two samples' ratios counts as no
-// change, and no change drifts the share down by climbDrift (the default
-// small window is the better bet without evidence); the step grows by half
-// while the hit ratio keeps improving, so that a clear trend reaches a
-// large window in a few samples; and sampling starts only once the cache
-// is full, since a filling cache's hit ratio rises whatever its window.
+// The direction is read from ghosts (ghost.go), not from the change of the
+// hit ratio between two samples as in the paper. Each shard remembers the
+// keys its window pushed out and the sketch rejected, and the keys its
+// main segment evicted, each for one step's worth of departures. During a
+// sample the climber counts the misses on keys still remembered: those
+// of the window's ghost are hits a window larger by one step would have
+// had, those of the main segment's ghost are hits the main segment would
+// have had were it a step larger, which growing the window takes from it
+// (Megiddo, Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache",
+// FAST 2003,
+// https://www.usenix.org/legacy/events/fast03/tech/full_papers/megiddo/megiddo.pdf,
+// moves its split by the same two kinds of ghost hits). Both counts
+// describe the same requests under the current share, so traffic that
+// changes between samples does not bias them; the hit ratio of successive
+// samples does: where the popular keys move every few samples, the hit
+// ratio falls after each move and recovers over the next samples whatever
+// the window did, and the slope the climber looks for (about a third of a
+// point per step near a small window at 1,000 entries) is smaller than a
+// sample's noise.
+//
+// A difference of the two counts within twice its standard error (that of
+// the difference of two Poisson counts) counts as no evidence and drifts
+// the share down by climbDrift: the default small window is the better
+// bet without evidence. Sampling starts once the cache is full; before,
+// nothing is evicted and the ghosts stay empty.
 const (
 	// climbInitialShare is the window's share before any sample: 1 %, the
 	// W-TinyLFU default.
 	climbInitialShare = 0.01
 	// climbMaxShare bounds the window; the main segment keeps the rest.
-	climbMaxShare = 0.95
-	// climbStep is the first step, a share of the capacity, upwards.
+	climbMaxShare = 0.99
+	// climbStep is the first step of a run in one direction, a share of
+	// the capacity; it is also the ghosts' span (ghostSpan).
 	climbStep = 0.0625
-	// climbMaxStep bounds a step grown by a run of improvements.
+	// climbMaxStep bounds a step grown by a run of samples that point the
+	// same way.
 	climbMaxStep = 0.25
-	// climbGrow multiplies the step after an improvement, climbShrink
-	// after a worsening (which also reverses it).
-	climbGrow, climbShrink = 1.5, 0.5
-	// climbMinStep is the smallest step that moves the share.
-	climbMinStep = 1.0 / 1024
+	// climbGrow multiplies the step when a sample points the same way as
+	// the last step.
+	climbGrow = 1.5
 	// climbDrift is the step down taken after a sample with no significant
-	// change.
+	// evidence.
 	climbDrift = 0.02
-	// climbNoise is how many standard errors of the difference between two
-	// samples' hit ratios a change must exceed to count.
+	// climbNoise is how many standard errors the difference of the two
+	// ghosts' counts must exceed to count.
 	climbNoise = 2
-	// climbSample is the sample, in requests per entry of capacity.
-	climbSample = 2
+	// climbSample is the sample, in requests per entry of capacity: a
+	// window change takes effect within about that many requests.
+	climbSample = 1
 	// climbCheck is how many insertions a shard makes between looks at the
-	// request count.
+	// request count; it also hands its ghost counts to the climber then.
 	climbCheck = 64
 )
 
 // hill is the climber's state machine, apart from how it is driven, so
-// that it can be tested with a scripted sequence of hit ratios.
+// that it can be tested with scripted samples.
 type hill struct {
 	share float64 // the window's share of the capacity
-	prev  float64 // the previous sample's hit ratio; −1 before the first
-	step  float64 // signed: the direction and size of the next move
+	step  float64 // signed: the direction and size of the last move
 }
 
-func newHill() hill { return hill{share: climbInitialShare, prev: -1, step: climbStep} }
+func newHill() hill { return hill{share: climbInitialShare} }
 
-// next takes the hit ratio of a sample of n requests and returns the new
-// share. The first sample only sets the baseline and takes the first step,
-// upwards.
-func (h *hill) next(ratio float64, n int64) float64 {
-	if h.prev >= 0 {
-		change := ratio - h.prev
-		p := (ratio + h.prev) / 2
-		noise := climbNoise * math.Sqrt(2*p*(1-p)/float64(n))
-		switch {
-		case change > noise:
-			h.step = math.Copysign(min(math.Abs(h.step)*climbGrow, climbMaxStep), h.step)
-		case change < -noise:
-			h.step = -h.step * climbShrink
-		default:
-			h.step = -climbDrift
-		}
+// next takes a sample's counts of misses on keys the window's ghost and
+// the main segment's ghost remembered, and returns the new share.
+func (h *hill) next(window, main int64) float64 {
+	diff, noise := float64(window-main), climbNoise*math.Sqrt(float64(window+main))
+	var dir float64
+	switch {
+	case diff > noise:
+		dir = 1
+	case diff < -noise:
+		dir = -1
 	}
-	h.prev = ratio
-	if math.Abs(h.step) >= climbMinStep {
-		h.share = min(max(h.share+h.step, 0), climbMaxShare)
+	switch {
+	case dir == 0:
+		h.step = -climbDrift
+	case math.Signbit(h.step) == math.Signbit(dir) && math.Abs(h.step) >= climbStep:
+		// A run: a drift does not start one, so a first step down after
+		// drifting is climbStep.
+		h.step = math.Copysign(min(math.Abs(h.step)*climbGrow, climbMaxStep), dir)
+	default:
+		h.step = dir * climbStep
 	}
+	h.share = min(max(h.share+h.step, 0), climbMaxShare)
 	return h.share
 }
 
 // climber drives one hill for the whole cache: every shard applies the
-// same share, so the cache-wide hit ratio (the striped hit and miss
-// counters a lookup updates anyway) measures its effect; a per-shard climber
-// would need per-shard hit counts on the lock-free hit path. It runs on
-// the insertion path: every climbCheck insertions a shard, under its own
-// lock, compares the request count with the sample and, once a sample is
-// complete, takes mu (TryLock: a shard never waits for another's climb)
-// and takes a step. Shards pick the new share up (gen) on their next
-// eviction.
+// same share. It runs on the insertion path: every climbCheck insertions
+// a shard, under its own lock, adds its ghost counts (add), compares the
+// request count (the striped hit and miss counters a lookup updates
+// anyway) with the sample and, once a sample is complete, takes mu
+// (TryLock: a shard never waits for another's climb) and takes a step.
+// Shards pick the new share up (gen) on their next eviction.
 type climber struct {
 	counts *counters
 	share  atomic.Uint64 // float64 bits of hill.share
 	gen    atomic.Uint64 // bumped when share changes
+	// Misses on keys the windows' and the main segments' ghosts
+	// remembered, added by the shards.
+	windowRecalls, mainRecalls atomic.Int64
 
-	mu       sync.Mutex
-	started  bool // a shard evicted: samples are taken from then on
-	hill     hill
-	sample   int64 // requests per sample
-	lastReq  int64 // requests when the current sample began
-	lastHits int64
+	mu         sync.Mutex
+	started    bool // a shard evicted: samples are taken from then on
+	hill       hill
+	sample     int64 // requests per sample
+	lastReq    int64 // requests when the current sample began
+	lastWindow int64 // windowRecalls then
+	lastMain   int64 // mainRecalls then
 }
 
 func newClimber(counts *counters, capacity int) *climber {
@@ -128,6 +147,16 @@ func (cl *climber) setCapacity(capacity int) {
 // windowShare returns the current share.
 func (cl *climber) windowShare() float64 { return math.Float64frombits(cl.share.Load()) }
 
+// add adds a shard's counts of misses on keys its ghosts remembered.
+func (cl *climber) add(window, main int64) {
+	if window != 0 {
+		cl.windowRecalls.Add(window)
+	}
+	if main != 0 {
+		cl.mainRecalls.Add(main)
+	}
+}
+
 // check is called by a full shard every climbCheck insertions, under the
 // shard's lock: if a sample is complete it takes a step.
 func (cl *climber) check() {
@@ -137,19 +166,17 @@ func (cl *climber) check() {
 	}
 	defer cl.mu.Unlock()
 	req := hits + misses
+	window, main := cl.windowRecalls.Load(), cl.mainRecalls.Load()
 	if !cl.started {
-		// The first sample starts when the cache is full: while it fills,
-		// its hit ratio rises whatever the window, which would read as
-		// the last step having helped.
 		cl.started = true
-		cl.lastReq, cl.lastHits = req, hits
+		cl.lastReq, cl.lastWindow, cl.lastMain = req, window, main
 		return
 	}
 	if n := req - cl.lastReq; n >= cl.sample && n > 0 {
-		ratio := float64(hits-cl.lastHits) / float64(n)
-		cl.lastReq, cl.lastHits = req, hits
+		dw, dm := window-cl.lastWindow, main-cl.lastMain
+		cl.lastReq, cl.lastWindow, cl.lastMain = req, window, main
 		old := cl.hill.share
-		if s := cl.hill.next(ratio, n); s != old {
+		if s := cl.hill.next(dw, dm); s != old {
 			cl.share.Store(math.Float64bits(s))
 			cl.gen.Add(1)
 		}

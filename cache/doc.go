@@ -22,9 +22,11 @@
 // keys through scans and bursts of one-off keys: on skewed traffic it hits
 // more often than LRU, and on a loop a little larger than the cache, where
 // LRU hits never, it keeps most of the loop. Its window of recent entries
-// adapts by hill climbing on the measured hit ratio: small for skewed
-// traffic, scans and loops, large (close to LRU) when the popular keys keep
-// changing. bench/cache has the hit-ratio traces and a plot.
+// adapts: the cache remembers the keys each part recently dropped and
+// moves the window toward the part whose dropped keys come back more
+// often, so it stays small for skewed traffic, scans and loops and grows
+// (close to LRU) when the popular keys keep changing. bench/cache has the
+// hit-ratio traces and a plot.
 //
 // # Loads
 //

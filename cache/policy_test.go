@@ -12,28 +12,32 @@ import (
 
 // refTinyLFU is the reference for the TinyLFU differential test: the same
 // W-TinyLFU with second-chance segments, written with slices (front =
-// index 0) and maps, sharing only the sketch (tested on its own below).
+// index 0) and maps, sharing only the sketch and the ghosts (each tested
+// on its own below).
 type refTinyLFU struct {
 	cap, windowCap, protCap int
 	sk                      *sketch
+	winGhost, mainGhost     *ghost
 	// The window climber, driven as the cache drives it: every climbCheck
-	// insertions it looks at the lookups counted since its last sample.
-	hill                            hill
-	hits, misses, lastReq, lastHits int64
-	inserts                         int
-	windows                         map[int]bool // window sizes used
-	started                         bool
-	hash                            func(int) uint64
-	queues                          [3][]int // window, probation, protected
-	where                           map[int]int
-	ref                             map[int]uint32
-	vals                            map[int]int
-	evs                             []event
+	// insertions it takes the ghosts' recalls and looks at the lookups
+	// counted since its last sample.
+	hill                          hill
+	hits, misses, lastReq         int64
+	recalls, pending, lastRecalls [2]int64
+	inserts                       int
+	windows                       map[int]bool // window sizes used
+	started                       bool
+	hash                          func(int) uint64
+	queues                        [3][]int // window, probation, protected
+	where                         map[int]int
+	ref                           map[int]uint32
+	vals                          map[int]int
+	evs                           []event
 }
 
 func newRefTinyLFU(capacity int, hash func(int) uint64) *refTinyLFU {
 	r := &refTinyLFU{cap: capacity, hill: newHill(),
-		sk: newSketch(capacity), hash: hash, where: map[int]int{}, ref: map[int]uint32{}, vals: map[int]int{}}
+		sk: newSketch(capacity), winGhost: newGhost(ghostSpan(capacity)), mainGhost: newGhost(ghostSpan(capacity)), hash: hash, where: map[int]int{}, ref: map[int]uint32{}, vals: map[int]int{}}
 	r.resize()
 	return r
 }
@@ -48,25 +52,34 @@ func (r *refTinyLFU) resize() {
 	r.windows[r.windowCap] = true
 }
 
-// inserted counts an insertion and, every climbCheck of them, completes a
-// sample if enough lookups were counted, as climber.check.
-func (r *refTinyLFU) inserted() {
+// inserted counts an insertion of k and its ghosts' recalls and, every
+// climbCheck insertions, hands the recalls on and completes a sample if
+// enough lookups were counted, as climber.check.
+func (r *refTinyLFU) inserted(k int) {
+	for i, g := range []*ghost{r.winGhost, r.mainGhost} {
+		if g.recall(r.hash(k)) {
+			r.pending[i]++
+		}
+	}
 	if r.inserts++; r.inserts < climbCheck {
 		return
 	}
 	r.inserts = 0
+	r.recalls[0] += r.pending[0]
+	r.recalls[1] += r.pending[1]
+	r.pending = [2]int64{}
 	if len(r.vals) <= r.cap {
 		return
 	}
 	req := r.hits + r.misses
 	if !r.started {
 		r.started = true
-		r.lastReq, r.lastHits = req, r.hits
+		r.lastReq, r.lastRecalls = req, r.recalls
 		return
 	}
 	if n := req - r.lastReq; n >= climbSample*int64(r.cap) && n > 0 {
-		r.hill.next(float64(r.hits-r.lastHits)/float64(n), n)
-		r.lastReq, r.lastHits = req, r.hits
+		r.hill.next(r.recalls[0]-r.lastRecalls[0], r.recalls[1]-r.lastRecalls[1])
+		r.lastReq, r.lastRecalls = req, r.recalls
 	}
 }
 
@@ -164,7 +177,7 @@ func (r *refTinyLFU) set(k, v int) []event {
 	}
 	r.vals[k] = v
 	r.sk.increment(r.hash(k))
-	r.inserted()
+	r.inserted(k)
 	r.push(0, k)
 	r.evictAll()
 	return r.evs
@@ -179,20 +192,27 @@ func (r *refTinyLFU) evictAll() {
 		c := r.clock(0)
 		r.drop(0, c)
 		r.push(1, c)
+		r.winGhost.depart()
 		if len(r.vals) > r.cap {
 			vk, ok := r.victim(c, true)
 			if !ok || r.sk.frequency(r.hash(c)) <= r.sk.frequency(r.hash(vk)) {
+				r.winGhost.remember(r.hash(c))
 				r.evict(c)
 			} else {
+				r.mainGhost.depart()
+				r.mainGhost.remember(r.hash(vk))
 				r.evict(vk)
 			}
 		}
 	}
 	for len(r.vals) > r.cap {
 		v, ok := r.victim(0, false)
+		g := r.mainGhost
 		if !ok {
-			v = r.clock(0)
+			v, g = r.clock(0), r.winGhost
 		}
+		g.depart()
+		g.remember(r.hash(v))
 		r.evict(v)
 	}
 }
@@ -213,10 +233,13 @@ func TestTinyLFUMatchesReference(t *testing.T) {
 	for _, tt := range []struct {
 		name                string
 		capacity, keys, ops int
+		shift               int // ops between moves of the hot set to new keys, 0: none
 	}{
-		{"tiny", 4, 12, 20_000},
-		{"small", 50, 150, 40_000},
-		{"window of 3", 300, 900, 30_000},
+		{"tiny", 4, 12, 20_000, 0},
+		{"small", 50, 150, 40_000, 0},
+		{"window of 3", 300, 900, 30_000, 0},
+		{"moving hot set", 50, 150, 40_000, 1_000},
+		{"moving hot set, larger", 300, 900, 60_000, 3_000},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []event
@@ -228,6 +251,9 @@ func TestTinyLFUMatchesReference(t *testing.T) {
 			z := rand.NewZipf(rng, 1.2, 1, uint64(tt.keys-1))
 			for op := range tt.ops {
 				k := int(z.Uint64())
+				if tt.shift > 0 {
+					k += op / tt.shift * tt.keys
+				}
 				got = got[:0]
 				var want []event
 				switch r := rng.IntN(10); {
@@ -254,8 +280,8 @@ func TestTinyLFUMatchesReference(t *testing.T) {
 			}
 			s := &c.shards[0]
 			assert.Equal(t, ref.windowCap, s.windowCap, "window")
-			if tt.capacity >= 50 {
-				assert.Greater(t, len(ref.windows), 1, "the climber never resized the window")
+			if tt.shift > 0 {
+				assert.Greater(t, len(ref.windows), 2, "window sizes: the climber hardly resized the window")
 			}
 			t.Logf("window sizes seen: %d, last %d of %d", len(ref.windows), ref.windowCap, tt.capacity)
 			for q := range 3 {
@@ -263,7 +289,7 @@ func TestTinyLFUMatchesReference(t *testing.T) {
 				for n := s.lists[q].root.next; n != &s.lists[q].root; n = n.next {
 					order = append(order, n.key)
 				}
-				assert.Equal(t, ref.queues[q], order, "queue %d", q)
+				assert.True(t, slices.Equal(ref.queues[q], order), "queue %d: %v, want %v", q, order, ref.queues[q])
 			}
 		})
 	}
@@ -310,6 +336,17 @@ func replayRatio(t testing.TB, cfg Config[uint64, uint64], trace []uint64) float
 	return c.Stats().HitRatio()
 }
 
+// meanRatio is replayRatio's mean over three caches: each seeds its hash
+// anew, which moves keys between shards and sketch counters, and on a short
+// trace one seed can move the hit ratio by most of a point.
+func meanRatio(t testing.TB, cfg Config[uint64, uint64], trace []uint64) float64 {
+	var sum float64
+	for range 3 {
+		sum += replayRatio(t, cfg, trace)
+	}
+	return sum / 3
+}
+
 // TinyLFU's reasons to exist, each on a small trace: more hits than LRU
 // on skewed keys, most of a loop slightly larger than the cache kept (LRU
 // keeps none), and popular keys kept through scans.
@@ -337,8 +374,8 @@ func TestTinyLFUHitRatio(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, shards := range []int{1, 4} {
-				lru := replayRatio(t, Config[uint64, uint64]{Capacity: capacity, Shards: shards}, tt.trace)
-				tlfu := replayRatio(t, Config[uint64, uint64]{Capacity: capacity, Shards: shards, Policy: TinyLFU}, tt.trace)
+				lru := meanRatio(t, Config[uint64, uint64]{Capacity: capacity, Shards: shards}, tt.trace)
+				tlfu := meanRatio(t, Config[uint64, uint64]{Capacity: capacity, Shards: shards, Policy: TinyLFU}, tt.trace)
 				t.Logf("shards=%d LRU %.4f TinyLFU %.4f", shards, lru, tlfu)
 				assert.GreaterOrEqual(t, tlfu-lru, tt.gain, "shards=%d", shards)
 			}
@@ -364,39 +401,93 @@ func TestExactLRUIsStackAlgorithm(t *testing.T) {
 	}
 }
 
-// The climber's state machine on a scripted sequence of samples (n = 10,000
-// requests, so a change below about 1.3 points is noise at these ratios):
-// the first sample steps up, improvements keep the direction and grow the
-// step, a worsening reverses and halves it, and no change drifts down.
+// The climber's state machine on scripted samples of the two ghosts'
+// recall counts: evidence for the window (a clear excess of window-ghost
+// recalls) steps up, a run the same way grows the step by half up to
+// climbMaxStep, evidence the other way starts over with climbStep, and a
+// difference within twice its standard error drifts down; a step down
+// after a drift starts at climbStep too.
 func TestHillClimbsScriptedSamples(t *testing.T) {
 	h := newHill()
-	const n = 10_000
 	steps := []struct {
-		ratio, share float64
+		name         string
+		window, main int64
+		share        float64
 	}{
-		{0.50, 0.01 + 0.0625},                              // baseline, first step up
-		{0.55, 0.01 + 0.0625 + 0.09375},                    // better: same way, step ×1.5
-		{0.60, 0.01 + 0.0625 + 0.09375 + 0.140625},         // better again
-		{0.52, 0.01 + 0.0625 + 0.09375 + 0.0703125},        // worse: back, step halved
-		{0.521, 0.01 + 0.0625 + 0.09375 + 0.0503125},       // no significant change: drift down
-		{0.60, 0.01 + 0.0625 + 0.09375 + 0.0203125},        // better: keep going down, ×1.5 of the drift
-		{0.60, 0.01 + 0.0625 + 0.09375 + 0.0003125},        // no change: drift
-		{0.10, 0.01 + 0.0625 + 0.09375 + 0.0003125 + 0.01}, // worse: turn up, half the drift
+		{"window wins: first step up", 100, 10, 0.0725},
+		{"again: step ×1.5", 100, 10, 0.0725 + 0.09375},
+		{"again", 100, 10, 0.16625 + 0.140625},
+		{"again", 100, 10, 0.306875 + 0.2109375},
+		{"again: step capped", 100, 10, 0.5178125 + climbMaxStep},
+		{"main wins: turn, first step", 10, 100, 0.7678125 - climbStep},
+		{"even: drift", 50, 50, 0.7053125 - climbDrift},
+		{"main wins after a drift: first step", 10, 100, 0.6853125 - climbStep},
+		{"main again: step ×1.5", 10, 100, 0.6228125 - 0.09375},
+		{"no recalls: drift", 0, 0, 0.5290625 - climbDrift},
+		{"15 apart, noise 20.5: drift", 60, 45, 0.5090625 - climbDrift},
+		{"window wins after a drift: first step", 100, 10, 0.4890625 + climbStep},
 	}
 	for i, s := range steps {
-		got := h.next(s.ratio, n)
-		require.InDelta(t, s.share, got, 1e-12, "sample %d (ratio %v)", i, s.ratio)
+		got := h.next(s.window, s.main)
+		require.InDelta(t, s.share, got, 1e-12, "sample %d: %s", i, s.name)
 	}
 	// The share stays within [0, climbMaxShare].
 	for range 100 {
-		h.next(0.1, n)
+		h.next(0, 0)
 	}
-	assert.Equal(t, 0.0, h.share, "no change drifts down to 0")
-	h.next(0.05, n) // worse: turn up
-	for i := range 40 {
-		h.next(0.06+float64(i)/50, n) // steady improvement
+	assert.Equal(t, 0.0, h.share, "no evidence drifts down to 0")
+	for range 40 {
+		h.next(100, 0)
 	}
 	assert.Equal(t, climbMaxShare, h.share)
+}
+
+// A ghost recalls a key that left within its span, once, and no key that
+// left earlier or never; slot collisions lose at most about a quarter of
+// the keys within the span.
+func TestGhostRecallsWithinSpan(t *testing.T) {
+	const span = 100
+	g := newGhost(span)
+	key := func(i int) uint64 { return uint64(i) * 0x9e3779b97f4a7c15 }
+	g.depart()
+	g.remember(key(1))
+	require.True(t, g.recall(key(1)), "just left")
+	require.False(t, g.recall(key(1)), "recalled twice")
+	require.False(t, g.recall(key(2)), "never left")
+	g.remember(key(3))
+	for range span - 1 {
+		g.depart()
+	}
+	require.True(t, g.recall(key(3)), "left span−1 departures ago")
+	g.remember(key(4))
+	for range span {
+		g.depart()
+	}
+	require.False(t, g.recall(key(4)), "left span departures ago")
+
+	g = newGhost(span)
+	const n = 100_000
+	for i := range n {
+		g.depart()
+		g.remember(key(i))
+	}
+	recalled := 0
+	for i := range n {
+		if g.recall(key(i)) {
+			require.GreaterOrEqual(t, i, n-span, "key %d left %d departures ago", i, n-1-i)
+			recalled++
+		}
+	}
+	t.Logf("recalled %d of the last %d", recalled, span)
+	assert.GreaterOrEqual(t, recalled, span*3/4, "recalled of the last span")
+}
+
+func TestGhostSpan(t *testing.T) {
+	for _, tt := range []struct{ capacity, span int }{
+		{1, 1}, {4, 1}, {16, 1}, {100, 6}, {500, 31}, {1000, 62}, {100_000, 6250},
+	} {
+		assert.Equal(t, tt.span, ghostSpan(tt.capacity), "capacity %d", tt.capacity)
+	}
 }
 
 // On the shapes it is for, the climber moves the window the right way: a

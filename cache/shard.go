@@ -76,7 +76,8 @@ func (l *list[K, V]) moveToFront(n *node[K, V]) {
 // second chance at the front. The TinyLFU policy is W-TinyLFU (a window
 // whose share of the capacity the cache's climber adapts, 1% at first, see
 // climb.go; the main segment's rest split 20/80 into probation and
-// protected), each segment kept
+// protected; ghosts of the keys each part recently lost feed the climber,
+// see ghost.go), each segment kept
 // with the same second-chance rule: a hit marks (up to 15), and a marked
 // node reaching a segment's tail has its hits added to the sketch and is
 // promoted (window → front of window, probation → protected) instead of
@@ -100,6 +101,9 @@ type shard[K comparable, V any] struct {
 	protCap   int
 	lists     [3]list[K, V]
 	sketch    *sketch
+	winGhost  *ghost         // TinyLFU: window candidates the sketch rejected
+	mainGhost *ghost         // TinyLFU: main segment victims
+	recalls   [2]int64       // misses on keys winGhost, mainGhost remembered, for the climber
 	climb     *climber       // TinyLFU: the cache's window climber
 	climbGen  uint64         // the climber generation windowCap follows
 	inserts   int            // insertions since the last climber check
@@ -118,8 +122,9 @@ func (s *shard[K, V]) init(capacity int, maxCost int64, policy Policy, exact boo
 	s.setCapacity(capacity, maxCost)
 }
 
-// setCapacity sets the bounds and the policy's segment sizes; mu is held
-// (or the shard is new). The caller evicts down to them.
+// setCapacity sets the bounds and the policy's segment sizes (and for
+// TinyLFU the sketch and ghosts, new ones if their size changes); mu is
+// held (or the shard is new). The caller evicts down to them.
 func (s *shard[K, V]) setCapacity(capacity int, maxCost int64) {
 	s.capacity, s.maxCost = capacity, maxCost
 	if s.policy != TinyLFU {
@@ -128,6 +133,9 @@ func (s *shard[K, V]) setCapacity(capacity int, maxCost int64) {
 	s.setWindow()
 	if s.sketch == nil || len(s.sketch.counters) != pow2(capacity) {
 		s.sketch = newSketch(capacity)
+	}
+	if span := ghostSpan(capacity); s.winGhost == nil || int(s.winGhost.span) != span {
+		s.winGhost, s.mainGhost = newGhost(span), newGhost(span)
 	}
 }
 
@@ -177,8 +185,16 @@ func (s *shard[K, V]) link(n *node[K, V]) {
 	s.cost += int64(n.weight)
 	if s.policy == TinyLFU {
 		s.sketch.increment(n.hash)
+		if s.winGhost.recall(n.hash) {
+			s.recalls[0]++
+		}
+		if s.mainGhost.recall(n.hash) {
+			s.recalls[1]++
+		}
 		if s.inserts++; s.inserts >= climbCheck && s.climb != nil {
 			s.inserts = 0
+			s.climb.add(s.recalls[0], s.recalls[1])
+			s.recalls = [2]int64{}
 			if s.over() { // the window matters once the shard evicts
 				s.climb.check()
 			}
@@ -326,15 +342,18 @@ func (s *shard[K, V]) evictTinyLFU(evs []eviction[K, V]) []eviction[K, V] {
 		win.remove(c)
 		c.queue = qProbation
 		prob.pushFront(c)
+		s.winGhost.depart()
 		if s.over() {
 			evs = s.admit(c, evs)
 		}
 	}
 	for s.over() {
-		v := s.mainVictim(nil)
+		v, g := s.mainVictim(nil), s.mainGhost
 		if v == nil {
-			v = s.clock(win)
+			v, g = s.clock(win), s.winGhost
 		}
+		g.depart()
+		g.remember(v.hash)
 		evs = s.remove(v, EvictCapacity, evs)
 	}
 	return evs
@@ -342,12 +361,15 @@ func (s *shard[K, V]) evictTinyLFU(evs []eviction[K, V]) []eviction[K, V] {
 
 // admit keeps whichever of the candidate c (just out of the window) and
 // the main segment's victim the sketch finds more frequent; a tie goes to
-// the victim, as in the paper.
+// the victim, as in the paper. The loser's ghost remembers it.
 func (s *shard[K, V]) admit(c *node[K, V], evs []eviction[K, V]) []eviction[K, V] {
 	v := s.mainVictim(c)
 	if v == nil || s.sketch.frequency(c.hash) <= s.sketch.frequency(v.hash) {
+		s.winGhost.remember(c.hash)
 		return s.remove(c, EvictCapacity, evs)
 	}
+	s.mainGhost.depart()
+	s.mainGhost.remember(v.hash)
 	return s.remove(v, EvictCapacity, evs)
 }
 
