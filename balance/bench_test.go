@@ -18,6 +18,7 @@ var benchPickers = []pickerFactory{
 	{"LeastLoaded", func(n []string) (Picker[string], error) { return NewLeastLoaded(n, Config{}) }},
 	{"P2C", func(n []string) (Picker[string], error) { return NewP2C(n, Config{}) }},
 	{"PeakEWMA", func(n []string) (Picker[string], error) { return NewPeakEWMA(n, Config{}) }},
+	{"PeakEWMA-SlowFactor", func(n []string) (Picker[string], error) { return NewPeakEWMA(n, Config{SlowFactor: 5}) }},
 	{"Consistent", func(n []string) (Picker[string], error) { return NewConsistent(n, Config{}) }},
 }
 

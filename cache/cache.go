@@ -79,15 +79,17 @@ const (
 	// wonders, and on skewed traffic keeps the popular keys LRU loses.
 	// Choose it when keys differ in popularity and a miss is expensive.
 	//
-	// The window's share of the capacity adapts to the traffic by hill
-	// climbing (Einziger, Eytan, Friedman, Manes, "Adaptive Software Cache
-	// Management", Middleware 2018): every 2×Capacity lookups the cache
-	// compares its hit ratio with the previous sample's and moves the
-	// window (1% at first, at most 95%) the way that improved it. Skewed
-	// traffic, scans and loops keep it small; a hot set that keeps moving
-	// to new keys, where recency predicts better than frequency, grows it
-	// towards an LRU. The climb runs on the insertion path, under a shard's
-	// lock; hits only count, as they do for Stats.
+	// The window's share of the capacity adapts to the traffic (1% at
+	// first, at most 99%): each shard remembers the keys its window and
+	// its main segment recently dropped, and once per Capacity lookups the
+	// cache moves the window toward the part whose dropped keys came back
+	// more often, in steps as in Einziger, Eytan, Friedman, Manes,
+	// "Adaptive Software Cache Management" (Middleware 2018), with ghosts
+	// as in Megiddo and Modha's ARC (FAST 2003). Skewed traffic, scans and
+	// loops keep it small; a hot set that keeps moving to new keys, where
+	// recency predicts better than frequency, grows it towards an LRU. The
+	// climb runs on the insertion path, under a shard's lock; hits only
+	// count, as they do for Stats.
 	//
 	// It was chosen over S3-FIFO (Yang et al., "FIFO queues are all you
 	// need for cache eviction", SOSP 2023) because its admission test
