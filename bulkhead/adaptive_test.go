@@ -278,7 +278,8 @@ func TestAdaptiveStaysWithinBounds(t *testing.T) {
 
 // AIMD with its defaults must protect a service from overload: with four
 // times more callers than the service runs in parallel, its limit stays near
-// twice the service's parallelism and latency near twice the unloaded one
+// 1.5 times the service's parallelism and latency near 1.5 times the
+// unloaded one
 // (Netflix's fixed 5 s timeout never fires here, and the limit climbed to
 // the number of callers). When the service's own latency then climbs far
 // above that baseline, the limit comes down; when it recovers, so does the
@@ -300,8 +301,8 @@ func TestAIMDDefaultsProtect(t *testing.T) {
 		t.Logf("mean RTT per phase %v", rtts)
 		settled := mean(samples[0][len(samples[0])/2:])
 		assert.GreaterOrEqual(t, settled, float64(capacity), "the limit must keep the service busy")
-		assert.LessOrEqual(t, settled, 2.5*capacity, "the limit must not climb toward the %d callers", clients)
-		assert.LessOrEqual(t, rtts[0], 5*base/2, "latency under overload")
+		assert.LessOrEqual(t, settled, 1.75*capacity, "the limit must stay near Tolerance × the service's parallelism, not climb toward the %d callers", clients)
+		assert.LessOrEqual(t, rtts[0], 7*base/4, "latency under overload")
 		slowed := mean(samples[1][len(samples[1])/2:])
 		assert.Less(t, slowed, settled/2, "the limit must come down while latency is far above the baseline")
 		recovered := mean(samples[2][len(samples[2])/2:])
@@ -327,9 +328,10 @@ func TestAIMDProbeCorrectsStaleBaseline(t *testing.T) {
 			{base, 60 * time.Second, false},
 		})
 		t.Logf("mean RTT per phase %v", rtts)
-		assert.Greater(t, mean(samples[0]), 3.5*capacity, "before any probe the stale baseline lets the limit stay high")
+		assert.Greater(t, mean(samples[0]), 3.0*capacity, "before any probe the stale baseline lets the limit stay high")
 		late := samples[1][len(samples[1])*3/4:]
-		assert.LessOrEqual(t, mean(late), 2.5*capacity)
+		t.Logf("limit before the first probe %.1f, late %.1f", mean(samples[0]), mean(late))
+		assert.LessOrEqual(t, mean(late), 1.75*capacity)
 		assert.GreaterOrEqual(t, mean(late), float64(capacity))
 	})
 }

@@ -53,7 +53,8 @@ func (b bounds) clamp(x float64) float64 { return math.Max(b.min, math.Min(b.max
 // The probe must go below 1/tolerance of the calls in flight: under overload
 // aimd holds the limit where the RTT reaches tolerance*noLoad, and a probe at
 // half of it with tolerance 2 would measure exactly noLoad again, however
-// wrong it was. At a quarter a stale-high estimate shrinks at each probe
+// wrong it was (a quarter also stays below 1/tolerance for any tolerance up
+// to 4). At a quarter a stale-high estimate shrinks at each probe
 // until the probe runs under the service's own parallelism and measures the
 // real no-load RTT. A service that really got slower is relearned the same
 // way, so the limit cannot stay pinned at MinLimit by a baseline that no

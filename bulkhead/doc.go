@@ -84,7 +84,7 @@
 //     on a drop or a window that is too slow. Pick it when drops are the
 //     signal you trust (timeouts, 503 and 429 through NewTransport), or when
 //     you have a latency target: set AdaptiveConfig.Timeout to it. Without
-//     one, a window is too slow when its mean RTT is above Tolerance (2)
+//     one, a window is too slow when its mean RTT is above Tolerance (1.5)
 //     times the no-load RTT, which AIMD re-measures every 10 s by briefly
 //     running a quarter of its calls.
 //
