@@ -15,24 +15,31 @@ import (
 func TestReserveAndWait(t *testing.T) {
 	addr := redistest.Addr(t)
 	ctx := context.Background()
-	// One token per 50 ms, burst 1.
+	// One token per 250 ms, burst 1. Redis's clock runs between the calls,
+	// so every bound below allows for the time they took.
+	const interval = 250 * time.Millisecond
 	l := mustNew(t, script.Rueidis(redistest.Client(t, addr)),
-		ratelimit.Config{Prefix: redistest.Prefix(t), Rate: 20, Burst: 1})
+		ratelimit.Config{Prefix: redistest.Prefix(t), Rate: 4, Burst: 1})
+	start := time.Now()
 	if res, err := l.Reserve(ctx, "k", 1); err != nil || res.Allowed != 1 || res.RetryAfter != 0 {
 		t.Fatalf("first Reserve = %+v, %v; want a token now", res, err)
 	}
 	res, err := l.Reserve(ctx, "k", 1)
-	if err != nil || res.Allowed != 1 || res.RetryAfter <= 40*time.Millisecond || res.RetryAfter > 50*time.Millisecond {
-		t.Fatalf("second Reserve = %+v, %v; want a token in about 50ms", res, err)
+	elapsed := time.Since(start)
+	if err != nil || res.Allowed != 1 || res.RetryAfter < interval-elapsed-time.Millisecond || res.RetryAfter > interval {
+		t.Fatalf("second Reserve %v after the first = %+v, %v; want a token %v after the first, less the time taken", elapsed, res, err, interval)
 	}
 	if res, err := l.Reserve(ctx, "k", 2); err != nil || res.Allowed != 0 {
 		t.Fatalf("Reserve above the burst = %+v, %v; want refused", res, err)
 	}
-	// Two reservations stand: the next token is about 100 ms away.
+	// Two reservations stand: the next token is 2×interval after the first
+	// Reserve, further than a 20 ms deadline unless the calls so far took
+	// most of that.
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if _, err := l.Wait(short, "k"); !errors.Is(err, ratelimit.ErrWouldExceedDeadline) {
-		t.Fatalf("Wait with a 20ms deadline = %v, want ErrWouldExceedDeadline", err)
+	_, err = l.Wait(short, "k")
+	if elapsed := time.Since(start); elapsed < 2*interval-100*time.Millisecond && !errors.Is(err, ratelimit.ErrWouldExceedDeadline) {
+		t.Fatalf("Wait with a 20ms deadline %v after the first Reserve = %v, want ErrWouldExceedDeadline", elapsed, err)
 	}
 	res, err = l.Wait(ctx, "k")
 	if err != nil || res.Allowed != 1 || res.RetryAfter <= 0 {
