@@ -107,6 +107,7 @@ func TestStuckLoaderReplacedAfterLockTTL(t *testing.T) {
 
 	stuck, unstick := make(chan struct{}), make(chan struct{})
 	aDone := make(chan error, 1)
+	start := time.Now() // before A takes the lock, so B's wait is at least the TTL
 	go func() {
 		_, err := a.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
 			close(stuck)
@@ -116,7 +117,6 @@ func TestStuckLoaderReplacedAfterLockTTL(t *testing.T) {
 		aDone <- err
 	}()
 	<-stuck
-	start := time.Now()
 	v, err := b.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
 		return "new", nil
 	})
