@@ -155,19 +155,51 @@ func (a *aimd) decreased(limit float64) float64 {
 // vegas is Netflix VegasLimit. queue = ceil(limit*(1 - rttNoLoad/rtt)) is the
 // estimated number of calls waiting inside the service; the limit grows while
 // it is small and shrinks when it passes beta. rttNoLoad is the minimum RTT,
-// re-probed (reset to the current RTT) every jitter*30*limit windows so that a
-// stale minimum cannot pin the limit.
+// re-probed every jitter*30*limit windows so that a stale minimum cannot pin
+// the limit.
+//
+// The probe deviates from Netflix's, which resets rttNoLoad to the current
+// window's RTT. Under sustained overload that RTT includes the queue Vegas
+// itself allows, so each reset raises the baseline, the estimated queue
+// falls to zero and the limit grows by beta per window until the real queue
+// is beta calls deeper than before; the p99 then depends on when the last
+// probe ran. Here a probe runs aimd's: the limit drops to a quarter of the
+// calls in flight until a window whose calls were all admitted under it
+// completes, whose RTT becomes rttNoLoad, and the limit is restored.
 type vegas struct {
 	bounds
-	limit      float64
-	smoothing  float64
-	rttNoLoad  time.Duration
-	probeCount int
-	probeAt    float64
-	random     func() float64
+	limit       float64
+	smoothing   float64
+	rttNoLoad   time.Duration
+	probeCount  int
+	probeAt     float64
+	random      func() float64
+	probing     bool
+	probeLimit  float64
+	probeWindow int
 }
 
-func (v *vegas) set(limit float64) { v.limit = limit }
+func (v *vegas) set(limit float64) {
+	v.limit = limit
+	v.probing = false
+}
+
+// probe handles one window during a probe, as aimd.probe does.
+func (v *vegas) probe(rtt time.Duration, inFlight int, dropped bool) int {
+	if dropped {
+		v.limit = v.clamp(math.Max(1, v.limit-float64(log10Root(int(v.limit)))))
+	}
+	v.probeWindow++
+	switch {
+	case rtt > 0 && float64(inFlight) <= v.probeLimit:
+		v.rttNoLoad = rtt
+	case v.probeWindow < probeMaxWindows:
+		return int(v.probeLimit)
+	}
+	v.probing = false
+	v.resetProbe()
+	return int(v.limit)
+}
 
 func (v *vegas) resetProbe() {
 	v.probeCount = 0
@@ -175,15 +207,18 @@ func (v *vegas) resetProbe() {
 }
 
 func (v *vegas) update(_ time.Time, rtt time.Duration, inFlight int, dropped bool) int {
+	if v.probing {
+		return v.probe(rtt, inFlight, dropped || rtt == 0)
+	}
 	if rtt == 0 { // drops only: no RTT to learn from
 		v.limit = v.clamp(math.Max(1, v.limit-float64(log10Root(int(v.limit)))))
 		return int(v.limit)
 	}
 	v.probeCount++
 	if float64(v.probeCount) >= v.probeAt*v.limit {
-		v.resetProbe()
-		v.rttNoLoad = rtt
-		return int(v.limit)
+		v.probing, v.probeWindow = true, 0
+		v.probeLimit = v.clamp(math.Ceil(math.Min(v.limit, float64(inFlight)) / 4))
+		return int(v.probeLimit)
 	}
 	if v.rttNoLoad == 0 || rtt < v.rttNoLoad {
 		v.rttNoLoad = rtt

@@ -65,6 +65,46 @@ func TestVegasSteps(t *testing.T) {
 	}
 }
 
+// Vegas's probe: when due, the limit drops to a quarter of the calls in
+// flight; windows with calls admitted above it are waited out; the first
+// clean window's RTT becomes the baseline, higher or lower than the old one,
+// and the limit comes back. A loaded window's RTT never becomes the baseline.
+func TestVegasProbeSteps(t *testing.T) {
+	const noLoad = 10 * time.Millisecond
+	v := &vegas{bounds: bounds{1, 1000}, limit: 20, smoothing: 1, random: seededRandom(), rttNoLoad: noLoad}
+	v.probeCount, v.probeAt = 0, 0.05 // due at the first window: 0.05 × 20 = 1
+	steps := []struct {
+		name     string
+		rtt      time.Duration
+		inFlight int
+		want     int
+		baseline time.Duration
+	}{
+		{"probe due: a quarter of 20 in flight", 40 * time.Millisecond, 20, 5, noLoad},
+		{"draining: calls admitted above the probe limit", 40 * time.Millisecond, 20, 5, noLoad},
+		{"drop while draining: the limit to restore shrinks", 40 * time.Millisecond, 12, 5, noLoad},
+		{"clean window: its RTT is the baseline, limit back", 12 * time.Millisecond, 5, 19, 12 * time.Millisecond},
+		{"queue against the new baseline: ceil(19·(1−12/13)) = 2 < alpha: +1", 13 * time.Millisecond, 19, 20, 12 * time.Millisecond},
+	}
+	for i, st := range steps {
+		got := v.update(time.Time{}, st.rtt, st.inFlight, i == 2)
+		assert.Equal(t, st.want, got, st.name)
+		assert.Equal(t, st.baseline, v.rttNoLoad, st.name)
+	}
+	assert.False(t, v.probing, "the probe ended")
+
+	// A probe that never sees a clean window gives up after probeMaxWindows
+	// and keeps the old baseline.
+	v = &vegas{bounds: bounds{1, 1000}, limit: 20, smoothing: 1, random: seededRandom(), rttNoLoad: noLoad}
+	v.probeAt = 0.05
+	assert.Equal(t, 5, v.update(time.Time{}, 40*time.Millisecond, 20, false))
+	for range probeMaxWindows - 1 {
+		v.update(time.Time{}, 40*time.Millisecond, 20, false)
+	}
+	assert.Equal(t, 20, v.update(time.Time{}, 40*time.Millisecond, 20, false), "limit restored after probeMaxWindows")
+	assert.Equal(t, noLoad, v.rttNoLoad, "baseline kept")
+}
+
 func TestGradient2Steps(t *testing.T) {
 	cases := []struct {
 		name  string

@@ -100,7 +100,11 @@
 //     threshold, by one step when queue < α, shrink by one step when queue
 //     > β (α = 3·L, β = 6·L, threshold = L, step L, with L Netflix's
 //     Log10RootFunction of the limit); rttNoLoad is the minimum RTT,
-//     re-probed every 15–30·limit updates.
+//     re-probed every 15–30·limit updates. The probe is AIMD's (the limit
+//     drops to a quarter of the calls in flight until a window of calls
+//     admitted under it completes, whose RTT becomes rttNoLoad), not
+//     Netflix's reset to the current RTT, which under overload takes the
+//     queue Vegas allows for the no-load RTT and lets each probe deepen it.
 //   - Gradient2: gradient = clamp(longRTT/shortRTT, 0.5, 1); the limit moves
 //     (smoothing 0.2) toward limit·gradient + 4. The long RTT is an
 //     exponential average over time (time constant 300 s, Netflix's 600
