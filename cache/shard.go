@@ -248,8 +248,14 @@ func (s *shard[K, V]) put(h uint64, key K, value V, err error, expires, delta in
 		}
 		s.stats.evictions[EvictReplaced]++
 		n.val.store(s.mode, value)
-		n.delta.Store(delta)
-		n.expires.Store(expires)
+		// Stored only when they change: an atomic store is a full barrier,
+		// and most Sets of an existing key keep both.
+		if n.delta.Load() != delta {
+			n.delta.Store(delta)
+		}
+		if n.expires.Load() != expires {
+			n.expires.Store(expires)
+		}
 		s.cost += int64(weight) - int64(n.weight)
 		n.weight = weight
 		s.access(n)
@@ -287,14 +293,20 @@ func (s *shard[K, V]) put(h uint64, key K, value V, err error, expires, delta in
 }
 
 // access records a locked access to n (a Set of an existing key, an exact
-// hit): LRU moves it to the front; TinyLFU counts it and promotes it from
-// probation.
+// hit): the exact LRU moves it to the front; the CLOCK LRU marks it as a
+// hit does, which writes no list links (under contention on a hot shard,
+// moving a node writes its neighbours' lines too); TinyLFU counts it and
+// promotes it from probation.
 func (s *shard[K, V]) access(n *node[K, V]) {
-	n.ref.Store(0)
 	if s.policy != TinyLFU {
+		if !s.exact {
+			n.mark(1)
+			return
+		}
 		s.lists[qLRU].moveToFront(n)
 		return
 	}
+	n.ref.Store(0)
 	s.sketch.increment(n.hash)
 	if n.queue == qProbation {
 		s.promote(n)
