@@ -165,7 +165,10 @@ func (a *aimd) decreased(limit float64) float64 {
 // is beta calls deeper than before; the p99 then depends on when the last
 // probe ran. Here a probe runs aimd's: the limit drops to a quarter of the
 // calls in flight until a window whose calls were all admitted under it
-// completes, whose RTT becomes rttNoLoad, and the limit is restored.
+// completes, whose RTT becomes rttNoLoad, and the limit is restored. A probe
+// due while the caller uses less than half the limit takes the window's RTT
+// as Netflix does: there is no queue of ours to drain, and a cut would shed
+// calls a lightly loaded service could take.
 type vegas struct {
 	bounds
 	limit       float64
@@ -216,6 +219,14 @@ func (v *vegas) update(_ time.Time, rtt time.Duration, inFlight int, dropped boo
 	}
 	v.probeCount++
 	if float64(v.probeCount) >= v.probeAt*v.limit {
+		if float64(inFlight)*2 < v.limit {
+			// The caller, not the limit, sets the load: nothing queues
+			// behind our limit, so this window's RTT is taken as it is
+			// (Netflix's reset) rather than shedding calls to measure it.
+			v.resetProbe()
+			v.rttNoLoad = rtt
+			return int(v.limit)
+		}
 		v.probing, v.probeWindow = true, 0
 		v.probeLimit = v.clamp(math.Ceil(math.Min(v.limit, float64(inFlight)) / 4))
 		return int(v.probeLimit)

@@ -103,6 +103,14 @@ func TestVegasProbeSteps(t *testing.T) {
 	}
 	assert.Equal(t, 20, v.update(time.Time{}, 40*time.Millisecond, 20, false), "limit restored after probeMaxWindows")
 	assert.Equal(t, noLoad, v.rttNoLoad, "baseline kept")
+
+	// Due while the caller uses less than half the limit: no cut, the
+	// window's RTT is the new baseline at once.
+	v = &vegas{bounds: bounds{1, 1000}, limit: 20, smoothing: 1, random: seededRandom(), rttNoLoad: noLoad}
+	v.probeAt = 0.05
+	assert.Equal(t, 20, v.update(time.Time{}, 14*time.Millisecond, 9, false), "app-limited probe keeps the limit")
+	assert.Equal(t, 14*time.Millisecond, v.rttNoLoad, "app-limited probe takes the window's RTT")
+	assert.False(t, v.probing)
 }
 
 func TestGradient2Steps(t *testing.T) {

@@ -104,7 +104,9 @@
 //     drops to a quarter of the calls in flight until a window of calls
 //     admitted under it completes, whose RTT becomes rttNoLoad), not
 //     Netflix's reset to the current RTT, which under overload takes the
-//     queue Vegas allows for the no-load RTT and lets each probe deepen it.
+//     queue Vegas allows for the no-load RTT and lets each probe deepen it;
+//     while the caller uses less than half the limit the reset is kept, as
+//     nothing of ours queues then.
 //   - Gradient2: gradient = clamp(longRTT/shortRTT, 0.5, 1); the limit moves
 //     (smoothing 0.2) toward limit·gradient + 4. The long RTT is an
 //     exponential average over time (time constant 300 s, Netflix's 600
