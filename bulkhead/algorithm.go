@@ -74,11 +74,9 @@ type aimd struct {
 	timeout   time.Duration
 	tolerance float64
 
-	noLoad      float64   // ns; 0 until the first window
-	measuredAt  time.Time // when noLoad was last measured
-	probing     bool
-	probeLimit  float64 // the limit while probing; limit is kept to restore
-	probeWindow int     // windows spent draining in this probe
+	noLoad     float64   // ns; 0 until the first window
+	measuredAt time.Time // when noLoad was last measured
+	probe      drainProbe
 }
 
 const (
@@ -88,12 +86,12 @@ const (
 
 func (a *aimd) set(limit float64) {
 	a.limit = limit
-	a.probing = false
+	a.probe.active = false
 }
 
 func (a *aimd) update(now time.Time, rtt time.Duration, inFlight int, dropped bool) int {
-	if a.timeout == 0 && a.probing {
-		return a.probe(now, rtt, inFlight, dropped)
+	if a.timeout == 0 && a.probe.active {
+		return a.probeWindow(now, rtt, inFlight, dropped)
 	}
 	tooSlow := false
 	if a.timeout > 0 {
@@ -112,31 +110,57 @@ func (a *aimd) update(now time.Time, rtt time.Duration, inFlight int, dropped bo
 	}
 	a.limit = a.clamp(a.limit)
 	if a.timeout == 0 && a.noLoad > 0 && now.Sub(a.measuredAt) >= probeInterval {
-		a.probing, a.probeWindow = true, 0
-		a.probeLimit = a.clamp(math.Ceil(math.Min(a.limit, float64(inFlight)) / 4))
-		return int(a.probeLimit)
+		return a.probe.start(a.bounds, a.limit, inFlight)
 	}
 	return int(a.limit)
 }
 
-// probe handles one window during a probe: it waits for a window whose calls
-// were all admitted under the probe limit, learns its RTT and restores the
-// limit. Drops during the probe still cut the limit to restore.
-func (a *aimd) probe(now time.Time, rtt time.Duration, inFlight int, dropped bool) int {
+// probeWindow handles one window during a probe: a clean window's RTT is
+// learnt and the limit restored. Drops during the probe still cut the limit
+// to restore.
+func (a *aimd) probeWindow(now time.Time, rtt time.Duration, inFlight int, dropped bool) int {
 	if dropped {
 		a.limit = a.clamp(a.decreased(a.limit))
 	}
-	a.probeWindow++
+	clean, done := a.probe.window(rtt, inFlight)
 	switch {
-	case rtt > 0 && float64(inFlight) <= a.probeLimit:
+	case clean:
 		a.learn(now, rtt)
-	case a.probeWindow < probeMaxWindows:
-		return int(a.probeLimit)
+	case !done:
+		return int(a.probe.limit)
 	default:
 		a.measuredAt = now // calls that never finish; try again later
 	}
-	a.probing = false
 	return int(a.limit)
+}
+
+// drainProbe is the probe aimd and vegas share to measure the no-load RTT:
+// the limit drops to a quarter of the calls in flight (or of the limit, if
+// lower) until a window whose calls were all admitted under it completes,
+// for at most probeMaxWindows windows, while the algorithm keeps the limit
+// to restore.
+type drainProbe struct {
+	active  bool
+	limit   float64 // the limit while probing
+	windows int     // windows spent in this probe
+}
+
+// start begins a probe and returns the probe limit.
+func (p *drainProbe) start(b bounds, limit float64, inFlight int) int {
+	p.active, p.windows = true, 0
+	p.limit = b.clamp(math.Ceil(math.Min(limit, float64(inFlight)) / 4))
+	return int(p.limit)
+}
+
+// window takes one window during a probe. clean: all its calls were
+// admitted under the probe limit, so rtt is a no-load RTT. done: the probe
+// is over (clean, or out of windows).
+func (p *drainProbe) window(rtt time.Duration, inFlight int) (clean, done bool) {
+	p.windows++
+	clean = rtt > 0 && float64(inFlight) <= p.limit
+	done = clean || p.windows >= probeMaxWindows
+	p.active = !done
+	return clean, done
 }
 
 func (a *aimd) learn(now time.Time, rtt time.Duration) {
@@ -163,43 +187,41 @@ func (a *aimd) decreased(limit float64) float64 {
 // itself allows, so each reset raises the baseline, the estimated queue
 // falls to zero and the limit grows by beta per window until the real queue
 // is beta calls deeper than before; the p99 then depends on when the last
-// probe ran. Here a probe runs aimd's: the limit drops to a quarter of the
-// calls in flight until a window whose calls were all admitted under it
-// completes, whose RTT becomes rttNoLoad, and the limit is restored. A probe
+// probe ran. Here a probe is aimd's (drainProbe): the limit drops to a
+// quarter of the calls in flight until a window whose calls were all
+// admitted under it completes, whose RTT becomes rttNoLoad, and the limit
+// is restored. A probe
 // due while the caller uses less than half the limit takes the window's RTT
 // as Netflix does: there is no queue of ours to drain, and a cut would shed
 // calls a lightly loaded service could take.
 type vegas struct {
 	bounds
-	limit       float64
-	smoothing   float64
-	rttNoLoad   time.Duration
-	probeCount  int
-	probeAt     float64
-	random      func() float64
-	probing     bool
-	probeLimit  float64
-	probeWindow int
+	limit      float64
+	smoothing  float64
+	rttNoLoad  time.Duration
+	probeCount int
+	probeAt    float64
+	random     func() float64
+	probe      drainProbe
 }
 
 func (v *vegas) set(limit float64) {
 	v.limit = limit
-	v.probing = false
+	v.probe.active = false
 }
 
-// probe handles one window during a probe, as aimd.probe does.
-func (v *vegas) probe(rtt time.Duration, inFlight int, dropped bool) int {
+// probeWindow handles one window during a probe, as aimd.probeWindow does.
+func (v *vegas) probeWindow(rtt time.Duration, inFlight int, dropped bool) int {
 	if dropped {
 		v.limit = v.clamp(math.Max(1, v.limit-float64(log10Root(int(v.limit)))))
 	}
-	v.probeWindow++
-	switch {
-	case rtt > 0 && float64(inFlight) <= v.probeLimit:
-		v.rttNoLoad = rtt
-	case v.probeWindow < probeMaxWindows:
-		return int(v.probeLimit)
+	clean, done := v.probe.window(rtt, inFlight)
+	if !done {
+		return int(v.probe.limit)
 	}
-	v.probing = false
+	if clean {
+		v.rttNoLoad = rtt
+	}
 	v.resetProbe()
 	return int(v.limit)
 }
@@ -210,8 +232,8 @@ func (v *vegas) resetProbe() {
 }
 
 func (v *vegas) update(_ time.Time, rtt time.Duration, inFlight int, dropped bool) int {
-	if v.probing {
-		return v.probe(rtt, inFlight, dropped || rtt == 0)
+	if v.probe.active {
+		return v.probeWindow(rtt, inFlight, dropped || rtt == 0)
 	}
 	if rtt == 0 { // drops only: no RTT to learn from
 		v.limit = v.clamp(math.Max(1, v.limit-float64(log10Root(int(v.limit)))))
@@ -227,9 +249,7 @@ func (v *vegas) update(_ time.Time, rtt time.Duration, inFlight int, dropped boo
 			v.rttNoLoad = rtt
 			return int(v.limit)
 		}
-		v.probing, v.probeWindow = true, 0
-		v.probeLimit = v.clamp(math.Ceil(math.Min(v.limit, float64(inFlight)) / 4))
-		return int(v.probeLimit)
+		return v.probe.start(v.bounds, v.limit, inFlight)
 	}
 	if v.rttNoLoad == 0 || rtt < v.rttNoLoad {
 		v.rttNoLoad = rtt

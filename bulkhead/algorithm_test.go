@@ -91,7 +91,7 @@ func TestVegasProbeSteps(t *testing.T) {
 		assert.Equal(t, st.want, got, st.name)
 		assert.Equal(t, st.baseline, v.rttNoLoad, st.name)
 	}
-	assert.False(t, v.probing, "the probe ended")
+	assert.False(t, v.probe.active, "the probe ended")
 
 	// A probe that never sees a clean window gives up after probeMaxWindows
 	// and keeps the old baseline.
@@ -110,7 +110,7 @@ func TestVegasProbeSteps(t *testing.T) {
 	v.probeAt = 0.05
 	assert.Equal(t, 20, v.update(time.Time{}, 14*time.Millisecond, 9, false), "app-limited probe keeps the limit")
 	assert.Equal(t, 14*time.Millisecond, v.rttNoLoad, "app-limited probe takes the window's RTT")
-	assert.False(t, v.probing)
+	assert.False(t, v.probe.active)
 }
 
 func TestGradient2Steps(t *testing.T) {

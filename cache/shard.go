@@ -299,11 +299,11 @@ func (s *shard[K, V]) put(h uint64, key K, value V, err error, expires, delta in
 // promotes it from probation.
 func (s *shard[K, V]) access(n *node[K, V]) {
 	if s.policy != TinyLFU {
-		if !s.exact {
-			n.mark(1)
-			return
+		if s.exact {
+			s.lists[qLRU].moveToFront(n)
+		} else {
+			n.mark(1) // an LRU hit's mark limit (Cache.limit)
 		}
-		s.lists[qLRU].moveToFront(n)
 		return
 	}
 	n.ref.Store(0)
