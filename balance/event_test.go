@@ -348,34 +348,38 @@ type allStatser interface {
 	AllStats() iter.Seq2[string, NodeStats[string]]
 }
 
+// Under synctest, so that the clock stands still between Stats and
+// AllStats: EjectedFor is read from it by each.
 func TestAllStats(t *testing.T) {
 	for _, name := range pickerNames {
-		t.Run(name, func(t *testing.T) {
-			p := allPickers(t, []string{"a", "b", "c", "d"})[name]
-			for i := range 20 {
-				l := mustPick(t, p)
-				if i%3 == 0 {
-					l.Done(errBoom)
-				} else if i%5 != 0 {
-					l.Done(nil)
-				}
-			}
-			all := p.Picker.(allStatser)
-			want := p.Stats().Nodes
-			var got []NodeStats[string]
-			for n, ns := range all.AllStats() {
-				assert.Equal(t, n, ns.Node)
-				got = append(got, ns)
-			}
-			assert.Equal(t, want, got)
-			var seen []string
-			for n := range all.AllStats() {
-				seen = append(seen, n)
-				if len(seen) == 2 {
-					break
-				}
-			}
-			assert.Equal(t, []string{"a", "b"}, seen)
-		})
+		t.Run(name, func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testAllStats(t, name) }) })
 	}
+}
+
+func testAllStats(t *testing.T, name string) {
+	p := allPickers(t, []string{"a", "b", "c", "d"})[name]
+	for i := range 20 {
+		l := mustPick(t, p)
+		if i%3 == 0 {
+			l.Done(errBoom)
+		} else if i%5 != 0 {
+			l.Done(nil)
+		}
+	}
+	all := p.Picker.(allStatser)
+	want := p.Stats().Nodes
+	var got []NodeStats[string]
+	for n, ns := range all.AllStats() {
+		assert.Equal(t, n, ns.Node)
+		got = append(got, ns)
+	}
+	assert.Equal(t, want, got)
+	var seen []string
+	for n := range all.AllStats() {
+		seen = append(seen, n)
+		if len(seen) == 2 {
+			break
+		}
+	}
+	assert.Equal(t, []string{"a", "b"}, seen)
 }
