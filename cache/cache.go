@@ -241,7 +241,7 @@ func New[K comparable, V any](cfg Config[K, V]) (*Cache[K, V], error) {
 		shift:    uint(64 - bits.TrailingZeros(uint(n))),
 		hash:     newHasher[K](),
 		mode:     cellMode[V](),
-		limit:    1,
+		limit:    markLimit(cfg.Policy),
 		ttl:      int64(cfg.TTL),
 		jitter:   cfg.TTLJitter,
 		staleFor: int64(cfg.StaleFor),
@@ -255,9 +255,6 @@ func New[K comparable, V any](cfg Config[K, V]) (*Cache[K, V], error) {
 	if cfg.Observer != nil {
 		obs := newObserver(cfg.Observer, cfg.Name)
 		c.obs = &obs
-	}
-	if cfg.Policy == TinyLFU {
-		c.limit = 15
 	}
 	c.closing, c.stop = context.WithCancel(context.Background())
 	exact := n == 1 && cfg.Policy == LRU
@@ -504,7 +501,9 @@ func (c *Cache[K, V]) Contains(key K) bool {
 // Set stores value for key with the configured TTL (and jitter), replacing
 // any previous entry (OnEvict with EvictReplaced) and evicting by the
 // policy if the shard is full (EvictCapacity). A load of key in flight does
-// not overwrite value when it finishes (see GetOrLoad).
+// not overwrite value when it finishes (see GetOrLoad). A Set of a key the
+// cache holds counts as a hit for the policy; in a cache without TTL it
+// usually takes no lock (see the package doc's Concurrency).
 func (c *Cache[K, V]) Set(key K, value V) {
 	var expires int64
 	if c.ttl > 0 {
@@ -526,6 +525,9 @@ func (c *Cache[K, V]) SetTTL(key K, value V, ttl time.Duration) {
 
 func (c *Cache[K, V]) store(key K, value V, expires int64) {
 	s, h := c.shardFor(key)
+	if s.quick && c.update(s, h, key, value, expires) {
+		return
+	}
 	w := c.weight(key, value)
 	var buf [2]eviction[K, V]
 	s.mu.Lock()
@@ -533,6 +535,39 @@ func (c *Cache[K, V]) store(key K, value V, expires int64) {
 	evs := s.put(h, key, value, nil, expires, 0, w, buf[:0])
 	s.mu.Unlock()
 	c.notify(evs)
+}
+
+// update is a Set of a key the shard holds that takes no lock: it stores
+// the value in the key's node and marks it as a hit would, and reports
+// whether it did. It applies only where the shard's lock would guard
+// nothing but the value (shard.quick), and only when the entry keeps its
+// expiry (a cache without TTL, or SetTTL's ttl <= 0 over an entry that
+// never expires) and no load is in flight on the shard (a Set must keep
+// such a load from storing its older value). It checks the node again
+// after the store: if it was removed, or a locked writer changed its
+// expiry, or a load started, it returns false and the caller redoes the
+// Set under the lock, which orders it after them (see shard.rewrite).
+// Otherwise any interleaving with other writers leaves one Set's value
+// with its own expiry, as some serial order would.
+func (c *Cache[K, V]) update(s *shard[K, V], h uint64, key K, value V, expires int64) bool {
+	n := s.held(h, key, expires)
+	if n == nil {
+		return false
+	}
+	n.val.store(c.mode, value)
+	n.mark(c.limit)
+	return c.settled(s, n, expires)
+}
+
+// settled is update's check after its store: the node is still live, no
+// locked writer changed its expiry or load duration, and no load started.
+// Then the Set is done and counted; otherwise it is redone under the lock.
+func (c *Cache[K, V]) settled(s *shard[K, V], n *node[K, V], expires int64) bool {
+	if n.dead.Load() || n.delta.Load() != 0 || n.expires.Load() != expires || s.flights.Load() != 0 {
+		return false
+	}
+	c.counts.replace()
+	return true
 }
 
 // Delete removes key and reports whether it had an entry (fresh, stale or a

@@ -160,7 +160,7 @@ func (cl *climber) add(window, main int64) {
 // check is called by a full shard every climbCheck insertions, under the
 // shard's lock: if a sample is complete it takes a step.
 func (cl *climber) check() {
-	hits, misses := cl.counts.sum()
+	hits, misses, _ := cl.counts.sum()
 	if !cl.mu.TryLock() {
 		return
 	}

@@ -63,7 +63,12 @@
 // A Cache is safe for concurrent use. A Get hit takes no lock, writes no
 // memory shared with other cores except, rarely, the entry's access mark,
 // and allocates nothing, so reads scale with cores. Writes lock one of
-// Config.Shards shards. OnEvict is never called with a lock held. Expired
+// Config.Shards shards, except a Set of a key the cache holds in a cache
+// with neither TTL nor OnEvict, Observer or MaxCost, and more than one
+// shard or Policy TinyLFU: the lock would guard nothing but the value, so
+// such a Set stores it in the entry without the lock (and falls back to
+// the lock if a write, removal or load of the key races it). OnEvict is
+// never called with a lock held. Expired
 // entries are reclaimed when an operation finds them; no goroutine runs but
 // loads, and Close cancels and waits for those.
 //

@@ -266,7 +266,7 @@ func (c *Cache[K, V]) start(ctx context.Context, s *shard[K, V], key K) (*call[V
 	c.loads.Add(1)
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	cl := &call[V]{done: make(chan struct{}), cancel: cancel}
-	s.calls[key] = cl
+	s.fly(key, cl)
 	s.stats.loads++
 	return cl, lctx
 }
@@ -286,7 +286,7 @@ func (c *Cache[K, V]) wait(ctx context.Context, s *shard[K, V], key K, cl *call[
 		// superseded by a write); then another call may hold the key.
 		cl.abandoned = true
 		if s.calls[key] == cl {
-			delete(s.calls, key)
+			s.land(key)
 		}
 		cl.abandon()
 	}
@@ -329,7 +329,7 @@ func (c *Cache[K, V]) finish(s *shard[K, V], key K, cl *call[V], val V, err erro
 	evs := buf[:0]
 	s.mu.Lock()
 	if !cl.abandoned && !cl.superseded {
-		delete(s.calls, key)
+		s.land(key)
 		evs = c.publish(s, key, val, err, cl.background, max(delta, 1), w, evs)
 	}
 	cl.val, cl.err = val, err

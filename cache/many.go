@@ -94,7 +94,7 @@ func (c *Cache[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load func(con
 		}
 		cl := &call[V]{done: make(chan struct{}), cancel: b.cancel, batch: &b.batch, waiters: 1}
 		b.live.Add(1)
-		s.calls[key] = cl
+		s.fly(key, cl)
 		s.stats.loads++
 		s.mu.Unlock()
 		c.lookedUp(key, false)

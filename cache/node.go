@@ -38,6 +38,15 @@ type node[K comparable, V any] struct {
 	err        error
 }
 
+// markLimit is the cap of a node's hit marks under policy: a CLOCK bit
+// for LRU, a count up to 15 for TinyLFU.
+func markLimit(policy Policy) uint32 {
+	if policy == TinyLFU {
+		return 15
+	}
+	return 1
+}
+
 // mark records a lock-free hit, up to limit.
 func (n *node[K, V]) mark(limit uint32) {
 	if r := n.ref.Load(); r < limit {
@@ -95,19 +104,36 @@ func (c *cell[V]) load(mode uint8) V {
 	return *(*V)(atomic.LoadPointer(&c.ptr))
 }
 
-func (c *cell[V]) store(mode uint8, v V) {
+func (c *cell[V]) store(mode uint8, v V) { c.set(mode, wrap(mode, v)) }
+
+// word is a value as a cell stores it: its bits, or a pointer (to the
+// value's heap copy for cellBox). Storing one word twice stores one value
+// twice without a second copy.
+type word struct {
+	bits uint64
+	ptr  unsafe.Pointer
+}
+
+func wrap[V any](mode uint8, v V) word {
 	switch mode {
 	case cellBits:
 		var u uint64
 		*(*V)(unsafe.Pointer(&u)) = v
-		c.bits.Store(u)
+		return word{bits: u}
 	case cellPointer:
-		atomic.StorePointer(&c.ptr, *(*unsafe.Pointer)(unsafe.Pointer(&v)))
-	default:
-		p := new(V)
-		*p = v
-		atomic.StorePointer(&c.ptr, unsafe.Pointer(p))
+		return word{ptr: *(*unsafe.Pointer)(unsafe.Pointer(&v))}
 	}
+	p := new(V)
+	*p = v
+	return word{ptr: unsafe.Pointer(p)}
+}
+
+func (c *cell[V]) set(mode uint8, w word) {
+	if mode == cellBits {
+		c.bits.Store(w.bits)
+		return
+	}
+	atomic.StorePointer(&c.ptr, w.ptr)
 }
 
 // table is a shard's index: chained buckets whose heads and links are

@@ -164,13 +164,8 @@ func (r *refTinyLFU) set(k, v int) []event {
 	if _, ok := r.vals[k]; ok {
 		r.evs = append(r.evs, event{k, r.vals[k], EvictReplaced})
 		r.vals[k] = v
-		r.ref[k] = 0
-		r.sk.increment(r.hash(k))
-		if q := r.where[k]; q == 1 {
-			r.promote(k)
-		} else {
-			r.drop(q, k)
-			r.push(q, k)
+		if r.ref[k] < 15 { // marked as a hit
+			r.ref[k]++
 		}
 		r.evictAll()
 		return r.evs

@@ -87,9 +87,16 @@ type shard[K comparable, V any] struct {
 	tab   atomic.Pointer[table[K, V]]
 	grows atomic.Uint64 // odd while tab's nodes are being relinked
 	exact bool
+	// quick: a Set of a key the shard holds may store the value without mu
+	// (Cache.update), because mu would guard nothing else: no exact order,
+	// no cost, nobody to hand the replaced value to.
+	quick bool
 	_     [48]byte
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// flights is len(calls), written under mu, read by Cache.update: a
+	// lock-free Set must not race a load it has to supersede.
+	flights   atomic.Int32
 	mode      uint8 // cell mode of V
 	notify    bool  // OnEvict or an observer is set: collect evicted values
 	policy    Policy
@@ -114,6 +121,7 @@ type shard[K comparable, V any] struct {
 
 func (s *shard[K, V]) init(capacity int, maxCost int64, policy Policy, exact bool, mode uint8, notify bool, climb *climber) {
 	s.exact, s.policy, s.mode, s.notify, s.climb = exact, policy, mode, notify, climb
+	s.quick = !exact && !notify && maxCost == 0
 	for i := range s.lists {
 		s.lists[i].init()
 	}
@@ -162,6 +170,17 @@ func (s *shard[K, V]) find(h uint64, key K) (n *node[K, V], sure bool) {
 		return n, true
 	}
 	return nil, g&1 == 0 && s.grows.Load() == g
+}
+
+// held returns key's node if a lock-free Set (Cache.update) may store a
+// value in it: it holds a value, not a cached error, stored by a Set (no
+// load duration), and keeps its expiry.
+func (s *shard[K, V]) held(h uint64, key K, expires int64) *node[K, V] {
+	n, _ := s.find(h, key)
+	if n == nil || n.neg || n.delta.Load() != 0 || n.expires.Load() != expires {
+		return nil
+	}
+	return n
 }
 
 // lookup finds key under mu.
@@ -247,15 +266,7 @@ func (s *shard[K, V]) put(h uint64, key K, value V, err error, expires, delta in
 			evs = append(evs, eviction[K, V]{key: key, value: n.val.load(s.mode), reason: EvictReplaced})
 		}
 		s.stats.evictions[EvictReplaced]++
-		n.val.store(s.mode, value)
-		// Stored only when they change: an atomic store is a full barrier,
-		// and most Sets of an existing key keep both.
-		if n.delta.Load() != delta {
-			n.delta.Store(delta)
-		}
-		if n.expires.Load() != expires {
-			n.expires.Store(expires)
-		}
+		s.rewrite(n, value, expires, delta)
 		s.cost += int64(weight) - int64(n.weight)
 		n.weight = weight
 		s.access(n)
@@ -292,27 +303,36 @@ func (s *shard[K, V]) put(h uint64, key K, value V, err error, expires, delta in
 	return s.evict(evs)
 }
 
+// rewrite stores a new value, expiry and load duration in a live node; mu
+// is held. The value goes first, so that a hit that sees the new expiry
+// sees the new value. Expiry and duration are stored only when they change
+// (an atomic store is a full barrier, and most Sets keep both); when they
+// do, the value is stored once more, after them, because a lock-free Set
+// (Cache.update), which changes only the value of a node whose expiry it
+// checked before and after, may have stored its value in between: the
+// value last stored then goes with the expiry last stored.
+func (s *shard[K, V]) rewrite(n *node[K, V], value V, expires, delta int64) {
+	w := wrap(s.mode, value)
+	n.val.set(s.mode, w)
+	if n.delta.Load() == delta && n.expires.Load() == expires {
+		return
+	}
+	n.delta.Store(delta)
+	n.expires.Store(expires)
+	n.val.set(s.mode, w)
+}
+
 // access records a locked access to n (a Set of an existing key, an exact
-// hit): the exact LRU moves it to the front; the CLOCK LRU marks it as a
-// hit does, which writes no list links (under contention on a hot shard,
-// moving a node writes its neighbours' lines too); TinyLFU counts it and
-// promotes it from probation.
+// hit): the exact LRU moves it to the front; the other policies mark it as
+// a hit does, which writes no list links (under contention on a hot shard,
+// moving a node writes its neighbours' lines too) and is what a lock-free
+// Set does too (Cache.update).
 func (s *shard[K, V]) access(n *node[K, V]) {
-	if s.policy != TinyLFU {
-		if s.exact {
-			s.lists[qLRU].moveToFront(n)
-		} else {
-			n.mark(1) // an LRU hit's mark limit (Cache.limit)
-		}
+	if s.exact {
+		s.lists[qLRU].moveToFront(n)
 		return
 	}
-	n.ref.Store(0)
-	s.sketch.increment(n.hash)
-	if n.queue == qProbation {
-		s.promote(n)
-		return
-	}
-	s.lists[n.queue].moveToFront(n)
+	n.mark(markLimit(s.policy))
 }
 
 // evict removes victims until the shard is within its bounds.
@@ -438,11 +458,23 @@ func (s *shard[K, V]) supersede(key K) {
 }
 
 func (s *shard[K, V]) detach(key K, cl *call[V]) {
-	delete(s.calls, key)
+	s.land(key)
 	cl.superseded = true
 	if cl.background {
 		cl.cancel()
 	}
+}
+
+// fly adds a load to the flight group; mu is held.
+func (s *shard[K, V]) fly(key K, cl *call[V]) {
+	s.calls[key] = cl
+	s.flights.Store(int32(len(s.calls)))
+}
+
+// land removes key's load from the flight group; mu is held.
+func (s *shard[K, V]) land(key K) {
+	delete(s.calls, key)
+	s.flights.Store(int32(len(s.calls)))
 }
 
 // clear empties the shard and appends the removed values to evs if

@@ -53,7 +53,7 @@ func (s Stats) HitRatio() float64 {
 // turn, so it is consistent per shard, not across shards.
 func (c *Cache[K, V]) Stats() Stats {
 	var st Stats
-	st.Hits, st.Misses = c.counts.sum()
+	st.Hits, st.Misses, st.Evictions.Replaced = c.counts.sum()
 	if c.obs != nil {
 		st.ObserverPanics = c.obs.Panics()
 	}
@@ -79,8 +79,9 @@ const countStripes = 16
 
 var countShift = stripe.Shift(countStripes)
 
-// counters are the hit and miss counts, striped by the calling goroutine's
-// stack (package stripe) so that hits running on different cores add to
+// counters are the counts of the lock-free paths (hits, misses, values
+// replaced by a lock-free Set), striped by the calling goroutine's stack
+// (package stripe) so that calls running on different cores add to
 // different cache lines: the only atomic add of a lock-free hit.
 type counters struct {
 	_       [64]byte
@@ -88,17 +89,19 @@ type counters struct {
 }
 
 type countStripe struct {
-	hits, misses atomic.Int64
-	_            [48]byte
+	hits, misses, replaced atomic.Int64
+	_                      [40]byte
 }
 
-func (c *counters) hit()  { c.stripes[stripe.Index(countShift)].hits.Add(1) }
-func (c *counters) miss() { c.stripes[stripe.Index(countShift)].misses.Add(1) }
+func (c *counters) hit()     { c.stripes[stripe.Index(countShift)].hits.Add(1) }
+func (c *counters) miss()    { c.stripes[stripe.Index(countShift)].misses.Add(1) }
+func (c *counters) replace() { c.stripes[stripe.Index(countShift)].replaced.Add(1) }
 
-func (c *counters) sum() (hits, misses int64) {
+func (c *counters) sum() (hits, misses, replaced int64) {
 	for i := range c.stripes {
 		hits += c.stripes[i].hits.Load()
 		misses += c.stripes[i].misses.Load()
+		replaced += c.stripes[i].replaced.Load()
 	}
-	return hits, misses
+	return hits, misses, replaced
 }
