@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/stripe"
 )
 
 // Breaker is a circuit breaker: it watches the outcomes of the calls it
@@ -32,7 +34,7 @@ type Breaker struct {
 	// flags sends closed-state successes off the one-atomic-add path when
 	// set; written under mu. See watchBit and bucketEndedBit.
 	flags     atomic.Uint32
-	successes stripedCounter
+	successes stripe.Counter
 	// bucketEnd is when the current bucket of a time window ends (ns since
 	// epoch); written under mu.
 	bucketEnd atomic.Int64
@@ -97,7 +99,7 @@ func newBreaker(c Config) *Breaker {
 	b.state.Store(word)
 	b.obs = newObserver(c.Observer, c.Name)
 	b.halfOpenErr = &OpenError{Name: c.Name, State: HalfOpen}
-	b.successes.init()
+	b.successes.Init()
 	b.win.init(c)
 	now := b.now()
 	b.win.reset(b.total(), now)
@@ -113,7 +115,7 @@ func (b *Breaker) now() int64 { return int64(time.Since(b.epoch)) }
 
 // total is the number of outcomes ever recorded into windows; the count
 // window stamps outcomes with it.
-func (b *Breaker) total() int64 { return int64(b.successes.sum()) + b.win.failTotal }
+func (b *Breaker) total() int64 { return int64(b.successes.Sum()) + b.win.failTotal }
 
 // setBucketEndLocked publishes the end of the window's current bucket and,
 // for a time window, clears bucketEndedBit and arms a timer that sets it
@@ -296,7 +298,7 @@ func (b *Breaker) countSuccess() bool {
 	if b.flags.Load() != 0 {
 		return false
 	}
-	b.successes.add()
+	b.successes.Add()
 	return true
 }
 
@@ -309,7 +311,7 @@ func (b *Breaker) closedSuccessSlow(word uint64, err error) {
 		b.recordSlow(Permit{b: b, word: word}, Success, err)
 		return
 	}
-	b.successes.add()
+	b.successes.Add()
 	if b.obs.Enabled() {
 		b.obs.Emit(Event{Kind: EventSuccess, Err: err})
 	}
@@ -354,7 +356,7 @@ func (b *Breaker) record(p Permit, o Outcome, err error) {
 		b.recordSlow(p, o, err) // a slow call, or the first outcome of a new bucket
 		return
 	}
-	b.successes.add()
+	b.successes.Add()
 	if b.obs.Enabled() {
 		b.obs.Emit(Event{Kind: EventSuccess, Err: err})
 	}
@@ -412,7 +414,7 @@ func (b *Breaker) recordLocked(p Permit, o Outcome, now int64, slow bool) tripQu
 		b.setBucketEndLocked(now)
 	}
 	if o == Success {
-		b.successes.add()
+		b.successes.Add()
 	} else {
 		b.failures.Add(1)
 	}
@@ -422,7 +424,7 @@ func (b *Breaker) recordLocked(p Permit, o Outcome, now int64, slow bool) tripQu
 		// Admitted under an earlier state (or a Shadow bystander): counted
 		// in Stats, judged by nobody.
 	case stateOf(w) == Closed:
-		b.win.add(o == Failure, slow, int64(b.successes.sum()))
+		b.win.add(o == Failure, slow, int64(b.successes.Sum()))
 		return b.evaluateLocked(now)
 	case stateOf(w) == HalfOpen && p.isProbe():
 		b.probeDoneLocked(p.start(), o == Failure || slow, now)

@@ -35,7 +35,7 @@ func (b *Breaker) Stats() Stats {
 	w := b.state.Load()
 	s := Stats{
 		State:          stateOf(w),
-		Successes:      int64(b.successes.sum()),
+		Successes:      int64(b.successes.Sum()),
 		Failures:       b.failures.Load(),
 		Ignored:        b.ignored.Load(),
 		SlowCalls:      b.slow.Load(),

@@ -215,7 +215,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	r := t.retrier
-	r.calls.Add(1)
+	r.calls.Add()
 	err := attempt(ctx)
 	var tag request
 	if r.obs.Enabled() {

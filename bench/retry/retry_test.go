@@ -111,6 +111,50 @@ func BenchmarkRetryDo(b *testing.B) {
 	})
 }
 
+// BenchmarkRetryDoParallel is BenchmarkRetryDo with GOMAXPROCS goroutines
+// sharing one Retrier (or executor), as the request goroutines of a service
+// share the one of a dependency; run with -cpu=1,2. A success never
+// retries, so this is what every call pays: for a shared policy, the cost
+// of the state every call writes.
+func BenchmarkRetryDoParallel(b *testing.B) {
+	ctx := context.Background()
+	ok := func(context.Context) error { return nil }
+	b.Run("bulwark", func(b *testing.B) {
+		r, err := retry.New(retry.Config{MaxAttempts: 3,
+			Backoff: retry.Exponential{Base: base, Max: maxDelay}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_ = r.Do(ctx, ok)
+			}
+		})
+	})
+	b.Run("sethvargo", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				bo := sethvargo.WithMaxRetries(2, sethvargo.WithFullJitter(
+					sethvargo.WithCappedDuration(maxDelay, sethvargo.NewExponential(base))))
+				_ = sethvargo.Do(ctx, bo, ok)
+			}
+		})
+	})
+	b.Run("failsafe", func(b *testing.B) {
+		rp := retrypolicy.NewBuilder[any]().WithMaxAttempts(3).WithBackoff(base, maxDelay).Build()
+		exec := failsafe.With[any](rp).WithContext(ctx)
+		fn := func() error { return nil }
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_ = exec.Run(fn)
+			}
+		})
+	})
+}
+
 // BenchmarkBackoffNext measures one full-jitter exponential delay, cycling
 // over retries 1..10. failsafe-go does not expose its delay computation
 // outside an execution, so it is not measured here.

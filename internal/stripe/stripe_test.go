@@ -1,6 +1,9 @@
 package stripe
 
-import "testing"
+import (
+	"sync"
+	"testing"
+)
 
 func TestShift(t *testing.T) {
 	for n, want := range map[int]uint8{2: 63, 8: 61, 64: 58} {
@@ -34,5 +37,25 @@ func TestIndexInRange(t *testing.T) {
 		if i := Index(shift); i >= 8 {
 			t.Fatalf("Index = %d, want < 8", i)
 		}
+	}
+}
+
+func TestCounterSum(t *testing.T) {
+	var c Counter
+	c.Init()
+	if n := len(c.stripes); n < 8 || n > 64 {
+		t.Fatalf("%d stripes, want 8..64", n)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				c.Add()
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.Sum(); got != 8000 {
+		t.Fatalf("Sum = %d after 8000 adds", got)
 	}
 }
