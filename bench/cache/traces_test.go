@@ -249,6 +249,59 @@ func (h *farthest) Pop() any {
 	return x
 }
 
+// irmOptimum returns the hit ratio on t of A0, the best online policy for
+// independent references (Aho, Denning, Ullman, "Principles of Optimal Page
+// Replacement", Journal of the ACM 18(1), 1971): it keeps the capacity
+// most probable keys, so every request of one of them hits but its first.
+// On the zipf and scan traces keys 0, 1, 2, … are the Zipf ranks, most
+// probable first, and scan keys are never requested twice; no policy that
+// does not see the future has a higher expected hit ratio there. It is not
+// defined for the loop and shift traces, whose requests are not
+// independent draws from one distribution.
+func irmOptimum(t []uint64, capacity int) float64 {
+	seen := make(map[uint64]bool, capacity)
+	hits := 0
+	for _, k := range t {
+		if k >= uint64(capacity) {
+			continue
+		}
+		if seen[k] {
+			hits++
+		}
+		seen[k] = true
+	}
+	return float64(hits) / float64(len(t))
+}
+
+// BenchmarkTraceIRMOptimum reports irmOptimum for the zipf and scan traces
+// at every capacity, beside BenchmarkTrace's caches and Belady:
+// BenchmarkTraceIRMOptimum/scan/capacity=10000.
+func BenchmarkTraceIRMOptimum(b *testing.B) {
+	for _, k := range traceKinds {
+		if k.name != "zipf" && k.name != "scan" {
+			continue
+		}
+		for _, capacity := range traceCapacities() {
+			t := cachedTrace(k, capacity)
+			b.Run(fmt.Sprintf("%s/capacity=%d", k.name, capacity), func(b *testing.B) {
+				var ratio float64
+				for b.Loop() {
+					ratio = irmOptimum(t, capacity)
+				}
+				b.ReportMetric(100*ratio, "hit%")
+			})
+		}
+	}
+}
+
+// A0 hits every request of its capacity lowest keys but the first.
+func TestIRMOptimumKnownAnswer(t *testing.T) {
+	ref := []uint64{0, 1, 0, 5, 1, 0, 1 << 40, 2}
+	if got, want := irmOptimum(ref, 2), 3.0/8; got != want {
+		t.Fatalf("A0 hit ratio %v, want %v", got, want)
+	}
+}
+
 // The textbook reference string (Silberschatz et al., Operating System
 // Concepts, page replacement) has 9 faults under OPT with 3 frames.
 func TestBeladyKnownAnswer(t *testing.T) {
