@@ -525,7 +525,7 @@ func (c *Cache[K, V]) SetTTL(key K, value V, ttl time.Duration) {
 
 func (c *Cache[K, V]) store(key K, value V, expires int64) {
 	s, h := c.shardFor(key)
-	if s.quick && c.update(s, h, key, value, expires) {
+	if s.quick && expires == 0 && c.update(s, h, key, value) {
 		return
 	}
 	w := c.weight(key, value)
@@ -537,33 +537,33 @@ func (c *Cache[K, V]) store(key K, value V, expires int64) {
 	c.notify(evs)
 }
 
-// update is a Set of a key the shard holds that takes no lock: it stores
-// the value in the key's node and marks it as a hit would, and reports
-// whether it did. It applies only where the shard's lock would guard
-// nothing but the value (shard.quick), and only when the entry keeps its
-// expiry (a cache without TTL, or SetTTL's ttl <= 0 over an entry that
-// never expires) and no load is in flight on the shard (a Set must keep
-// such a load from storing its older value). It checks the node again
-// after the store: if it was removed, or a locked writer changed its
-// expiry, or a load started, it returns false and the caller redoes the
-// Set under the lock, which orders it after them (see shard.rewrite).
-// Otherwise any interleaving with other writers leaves one Set's value
-// with its own expiry, as some serial order would.
-func (c *Cache[K, V]) update(s *shard[K, V], h uint64, key K, value V, expires int64) bool {
-	n := s.held(h, key, expires)
+// update is a Set, of a value that never expires, of a key the shard holds
+// with a value that never expires: it takes no lock, stores the value in
+// the key's node and marks it as a hit would, and reports whether it did.
+// It applies only where the shard's lock would guard nothing but the value
+// (shard.quick), as the entry keeps its expiry (a cache without TTL, or
+// SetTTL with ttl <= 0), and only while no load is in flight on the shard
+// (a Set must keep such a load from storing its older value). It checks
+// the node again after the store: if it was removed, or a locked writer
+// gave it an expiry, or a load started, it returns false and the caller
+// redoes the Set under the lock, which orders it after them (see
+// shard.rewrite). Otherwise any interleaving with other writers leaves one
+// Set's value with its own expiry, as some serial order would.
+func (c *Cache[K, V]) update(s *shard[K, V], h uint64, key K, value V) bool {
+	n := s.held(h, key)
 	if n == nil {
 		return false
 	}
 	n.val.store(c.mode, value)
 	n.mark(c.limit)
-	return c.settled(s, n, expires)
+	return c.settled(s, n)
 }
 
 // settled is update's check after its store: the node is still live, no
-// locked writer changed its expiry or load duration, and no load started.
+// locked writer gave it an expiry or a load duration, and no load started.
 // Then the Set is done and counted; otherwise it is redone under the lock.
-func (c *Cache[K, V]) settled(s *shard[K, V], n *node[K, V], expires int64) bool {
-	if n.dead.Load() || n.delta.Load() != 0 || n.expires.Load() != expires || s.flights.Load() != 0 {
+func (c *Cache[K, V]) settled(s *shard[K, V], n *node[K, V]) bool {
+	if n.dead.Load() || n.delta.Load() != 0 || n.expires.Load() != 0 || s.flights.Load() != 0 {
 		return false
 	}
 	c.counts.replace()

@@ -174,10 +174,10 @@ func (s *shard[K, V]) find(h uint64, key K) (n *node[K, V], sure bool) {
 
 // held returns key's node if a lock-free Set (Cache.update) may store a
 // value in it: it holds a value, not a cached error, stored by a Set (no
-// load duration), and keeps its expiry.
-func (s *shard[K, V]) held(h uint64, key K, expires int64) *node[K, V] {
+// load duration) that never expires.
+func (s *shard[K, V]) held(h uint64, key K) *node[K, V] {
 	n, _ := s.find(h, key)
-	if n == nil || n.neg || n.delta.Load() != 0 || n.expires.Load() != expires {
+	if n == nil || n.neg || n.delta.Load() != 0 || n.expires.Load() != 0 {
 		return nil
 	}
 	return n

@@ -19,14 +19,15 @@ func TestSetOfHeldKeyTakesNoLock(t *testing.T) {
 	c.Set(1, 1)
 	s, h := c.shardFor(1)
 	require.True(t, s.quick)
-	require.True(t, c.update(s, h, 1, 2, 0), "lock-free Set of a held key")
+	require.True(t, c.update(s, h, 1, 2), "lock-free Set of a held key")
 	v, ok := c.Get(1)
 	assert.True(t, ok)
 	assert.Equal(t, 2, v)
-	assert.False(t, c.update(s, h, 1, 3, 99), "a Set that changes the expiry takes the lock")
-	assert.False(t, c.update(s, h, 7, 3, 0), "a Set of a missing key takes the lock")
-	c.Set(1, 4)
-	assert.Equal(t, int64(2), c.Stats().Evictions.Replaced, "replaced values, lock-free and locked")
+	assert.False(t, c.update(s, h, 7, 3), "a Set of a missing key takes the lock")
+	c.SetTTL(1, 3, time.Hour)
+	assert.False(t, c.update(s, h, 1, 3), "a Set over an entry that expires takes the lock")
+	c.SetTTL(1, 4, 0)
+	assert.Equal(t, int64(3), c.Stats().Evictions.Replaced, "replaced values, lock-free and locked")
 
 	for name, cfg := range map[string]Config[int, int]{
 		"OnEvict":   {Capacity: 64, Shards: 4, OnEvict: func(int, int, EvictReason) {}},
@@ -62,7 +63,7 @@ func TestLockFreeSetSupersedesRefresh(t *testing.T) {
 				assert.True(t, ok)
 				assert.Equal(t, 100, v, "the Set was overwritten by the older refresh")
 				s, h := c.shardFor(1)
-				assert.True(t, c.update(s, h, 1, 101, 0), "lock-free again once no load is in flight")
+				assert.True(t, c.update(s, h, 1, 101), "lock-free again once no load is in flight")
 			})
 		})
 	}
@@ -136,7 +137,7 @@ func TestLockFreeSetYieldsToConcurrentWrites(t *testing.T) {
 					require.NoError(t, err)
 					c.Set(1, 1)
 					s, h := c.shardFor(1)
-					n := s.held(h, 1, 0)
+					n := s.held(h, 1)
 					require.NotNil(t, n)
 					if before {
 						write(c)
@@ -145,7 +146,7 @@ func TestLockFreeSetYieldsToConcurrentWrites(t *testing.T) {
 					if !before {
 						write(c)
 					}
-					assert.False(t, c.settled(s, n, 0), "the lock-free Set ignored a concurrent %s", name)
+					assert.False(t, c.settled(s, n), "the lock-free Set ignored a concurrent %s", name)
 					c.Close()
 				})
 			})
