@@ -65,14 +65,17 @@ func newBlocks() (*blocks, error) {
 }
 
 // publish registers one expvar.Func per block under the "bulwark" map. expvar
-// names are process-global, so a service does this once, at start-up.
+// names are process-global and cannot be published twice, so a second call
+// (a test running run again) replaces the funcs in the map the first made.
 func (b *blocks) publish() *expvar.Map {
-	m := new(expvar.Map).Init()
+	m, _ := expvar.Get("bulwark").(*expvar.Map)
+	if m == nil {
+		m = expvar.NewMap("bulwark")
+	}
 	m.Set("breaker_inventory", expvar.Func(func() any { return b.breaker.Stats() }))
 	m.Set("bulkhead", expvar.Func(func() any { return b.bulkhead.Stats() }))
 	m.Set("cache", expvar.Func(func() any { return b.cache.Stats() }))
 	m.Set("picker", expvar.Func(func() any { return b.picker.Stats() }))
-	expvar.Publish("bulwark", m)
 	return m
 }
 
