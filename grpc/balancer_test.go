@@ -107,8 +107,16 @@ func TestBalancerEjectsFailingServer(t *testing.T) {
 			if int64(errs) != got {
 				t.Fatalf("%d calls failed, want %d (the failing server's)", errs, got)
 			}
-			if share["s0"]+share["s2"] != calls-errs || share["s0"] == 0 || share["s2"] == 0 {
+			if share["s0"]+share["s2"] != calls-errs {
 				t.Fatalf("traffic after ejection %v, want all of it on s0 and s2", share)
+			}
+			// P2C balances the two by in-flight calls and the ring by key,
+			// so both get some. PeakEWMA may rightly send everything to the
+			// one whose latency estimate is lower: these sequential calls
+			// leave the other's estimate as warm-up left it, and it decays
+			// over DecayTime (10 s), far longer than the test runs.
+			if name != bulwarkgrpc.PeakEWMABalancer && (share["s0"] == 0 || share["s2"] == 0) {
+				t.Fatalf("traffic after ejection %v, want it on both s0 and s2", share)
 			}
 		})
 	}
