@@ -10,19 +10,15 @@ import (
 
 // nodeState is the live, shared state of one node. It outlives snapshots:
 // Update hands a surviving node's state to the new snapshot, and a removed
-// node's state stays valid for its outstanding Permits. It is padded to two
-// cache lines so that Pick/Done on one node never contend with another
-// node's counters (false sharing). The first line holds what every Pick
-// touches: the packed in-flight counter and the two words of the health
-// check (gate and until).
+// node's state stays valid for its outstanding Permits. It is two cache
+// lines (128 bytes, a size class whose objects are line-aligned), so that
+// Pick/Done on one node never contend with another node's counters (false
+// sharing). The first line holds what every Pick reads and almost nothing
+// writes (the health check's gate and until, the settings); the second what
+// every Pick or Done writes (the in-flight counter, PeakEWMA's estimate,
+// the failure run). Were they one line, each Pick on another core would
+// take the line away from the cores that only need to read the gate.
 type nodeState struct {
-	// flight packs the in-flight count (low 32 bits) with the number of
-	// Permits done modulo 2^32 (high 32 bits): Pick adds 1, Done adds
-	// 2^32-1 (done+1, in flight-1), so a request costs two atomic adds and
-	// the pickers' load reads are one load per node. wraps counts the done
-	// field's wraparounds, for Stats.Picks. A node holds at most 2^32-1
-	// Permits in flight.
-	flight atomic.Uint64
 	// gate is the node's ejection state in one word, so that the common
 	// check is a single load and every transition a single CAS:
 	// 0 healthy at full share; > 0 ejected until that now(); < 0 in slow
@@ -30,24 +26,30 @@ type nodeState struct {
 	gate atomic.Int64
 	// until is the now() until which the node is unavailable (a layer below
 	// refuses work for it), 0 when available. See availability.go.
-	until      atomic.Int64
-	wraps      atomic.Int64
-	consecFail atomic.Int64
-	failures   atomic.Int64
-	ejections  atomic.Int64
-	streak     atomic.Int64 // ejections in a row, for the doubling
+	until     atomic.Int64
+	cfg       *settings
+	counts    atomic.Pointer[healthCounts] // nil once removed by Update
+	node      *any                         // the node, for events; set only with an observer
+	backAt    atomic.Int64                 // now() when last reinstated
+	ejections atomic.Int64
+	streak    atomic.Int64 // ejections in a row, for the doubling
 
+	// flight packs the in-flight count (low 32 bits) with the number of
+	// Permits done modulo 2^32 (high 32 bits): Pick adds 1, Done adds
+	// 2^32-1 (done+1, in flight-1), so a request costs two atomic adds and
+	// the pickers' load reads are one load per node. wraps counts the done
+	// field's wraparounds, for Stats.Picks. A node holds at most 2^32-1
+	// Permits in flight.
+	flight atomic.Uint64
 	// PeakEWMA: cost is the latency estimate in ns (float64 bits), stamp
 	// the now() of its last update.
 	cost       atomic.Uint64
 	stamp      atomic.Int64
-	cfg        *settings
-	counts     atomic.Pointer[healthCounts] // nil once removed by Update
-	backAt     atomic.Int64                 // now() when last reinstated
-	rejections atomic.Int64                 // local rejections reported by Done
-	reason     atomic.Pointer[rejection]    // the latest local rejection
-	node       *any                         // the node, for events; set only with an observer
-
+	wraps      atomic.Int64
+	consecFail atomic.Int64
+	failures   atomic.Int64
+	rejections atomic.Int64              // local rejections reported by Done
+	reason     atomic.Pointer[rejection] // the latest local rejection
 }
 
 const (
