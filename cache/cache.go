@@ -547,8 +547,11 @@ func (c *Cache[K, V]) store(key K, value V, expires int64) {
 // the node again after the store: if it was removed, or a locked writer
 // gave it an expiry, or a load started, it returns false and the caller
 // redoes the Set under the lock, which orders it after them (see
-// shard.rewrite). Otherwise any interleaving with other writers leaves one
-// Set's value with its own expiry, as some serial order would.
+// shard.rewrite). Otherwise, once the writers are done, every entry holds
+// one write's value with that write's expiry. While they race, a Get may
+// see their values in an order no serial execution gives (the value of a
+// Set that is redone under the lock shows before and after a racing
+// Delete or write); the entry's final state is always one of them.
 func (c *Cache[K, V]) update(s *shard[K, V], h uint64, key K, value V) bool {
 	n := s.held(h, key)
 	if n == nil {
@@ -563,7 +566,9 @@ func (c *Cache[K, V]) update(s *shard[K, V], h uint64, key K, value V) bool {
 // locked writer gave it an expiry or a load duration, and no load started.
 // Then the Set is done and counted; otherwise it is redone under the lock.
 func (c *Cache[K, V]) settled(s *shard[K, V], n *node[K, V]) bool {
-	if n.dead.Load() || n.delta.Load() != 0 || n.expires.Load() != 0 || s.flights.Load() != 0 {
+	// flights first: a load that leaves the flight group after this read
+	// has already published, so the node checks below see its duration.
+	if s.flights.Load() != 0 || n.dead.Load() || n.delta.Load() != 0 || n.expires.Load() != 0 {
 		return false
 	}
 	c.counts.replace()

@@ -66,9 +66,11 @@
 // Config.Shards shards, except a Set of a key the cache holds in a cache
 // with neither TTL nor OnEvict, Observer or MaxCost, and more than one
 // shard or Policy TinyLFU: the lock would guard nothing but the value, so
-// such a Set stores it in the entry without the lock (and falls back to
-// the lock if a write, removal or load of the key races it). OnEvict is
-// never called with a lock held. Expired
+// such a Set stores it in the entry without the lock, and redoes itself
+// under the lock if a write or removal of the key, or a load on its shard,
+// races it (readers may then see its value before and after the other
+// write; the entry ends with one write's value and that write's expiry).
+// OnEvict is never called with a lock held. Expired
 // entries are reclaimed when an operation finds them; no goroutine runs but
 // loads, and Close cancels and waits for those.
 //

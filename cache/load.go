@@ -329,8 +329,11 @@ func (c *Cache[K, V]) finish(s *shard[K, V], key K, cl *call[V], val V, err erro
 	evs := buf[:0]
 	s.mu.Lock()
 	if !cl.abandoned && !cl.superseded {
-		s.land(key)
+		// Published before it leaves the flight group: a lock-free Set
+		// (Cache.update) that finds the group empty then sees the load's
+		// duration on the node and redoes itself under the lock.
 		evs = c.publish(s, key, val, err, cl.background, max(delta, 1), w, evs)
+		s.land(key)
 	}
 	cl.val, cl.err = val, err
 	s.mu.Unlock()
