@@ -30,6 +30,17 @@ var (
 	delaySink time.Duration
 )
 
+// newRetrier is the Retrier the Do benchmarks measure: three attempts,
+// exponential backoff with full jitter.
+func newRetrier(b *testing.B) *retry.Retrier {
+	r, err := retry.New(retry.Config{MaxAttempts: 3,
+		Backoff: retry.Exponential{Base: base, Max: maxDelay}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
 // BenchmarkRetryDo measures one retry-wrapped call whose first attempt
 // succeeds: the overhead every healthy request pays. Each library is used
 // the way its docs show; where a library's backoff is stateful and not safe
@@ -39,11 +50,7 @@ func BenchmarkRetryDo(b *testing.B) {
 	ok := func(context.Context) error { return nil }
 
 	b.Run("bulwark", func(b *testing.B) {
-		r, err := retry.New(retry.Config{MaxAttempts: 3,
-			Backoff: retry.Exponential{Base: base, Max: maxDelay}})
-		if err != nil {
-			b.Fatal(err)
-		}
+		r := newRetrier(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			errSink = r.Do(ctx, ok)
@@ -120,11 +127,7 @@ func BenchmarkRetryDoParallel(b *testing.B) {
 	ctx := context.Background()
 	ok := func(context.Context) error { return nil }
 	b.Run("bulwark", func(b *testing.B) {
-		r, err := retry.New(retry.Config{MaxAttempts: 3,
-			Backoff: retry.Exponential{Base: base, Max: maxDelay}})
-		if err != nil {
-			b.Fatal(err)
-		}
+		r := newRetrier(b)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
